@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of pgha from Debian 12 packages.
+# Idempotent: safe to run again. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git
+  # the library's dependencies (see README, "Dependencies")
+  libpq-dev libssl-dev libcurl4-openssl-dev libboost-dev libboost-filesystem-dev
+  nlohmann-json3-dev
+  # tests and bindings
+  doctest-dev pybind11-dev python3 python3-dev python3-pytest
+  clang libclang-rt-14-dev
+  # PostgreSQL 15 server and client tools for integration tests and the local cluster
+  postgresql-15 postgresql-client-15 postgresql-contrib
+  # misc tools used by tests and scripts
+  util-linux procps iproute2 curl
+)
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+
+# Debian's postgresql-common would create and start a 'main' cluster on install; pgha's tests and
+# local cluster make their own in temporary directories, so switch that off before installing.
+"${as_root[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+echo 'create_main_cluster = false' |
+  "${as_root[@]}" tee /etc/postgresql-common/createcluster.d/pgha-no-main.conf >/dev/null
+
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update
+"${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"

@@ -1,0 +1,1 @@
+#include "pgha/control_data.hpp"

@@ -1,0 +1,1 @@
+#include "pgha/slot_state.hpp"

@@ -1,0 +1,1 @@
+#include "pgha/timeline.hpp"

@@ -1,0 +1,1 @@
+#include "pgha/wal_page.hpp"
