@@ -54,9 +54,9 @@ struct PGHA_API ControlData {
   std::map<std::string, std::string> fields;
 
   /// Parses pg_controldata output in the C locale. Lines are split at the first ':' and
-  /// trimmed; unknown labels are kept in `fields` only. Throws Error(kBadInput) with the
-  /// line number for a missing required label, a malformed value (LSN, number, state,
-  /// WAL file name) or a line without ':'.
+  /// trimmed; unknown labels are kept in `fields` only. Throws Error(kBadInput): naming the
+  /// label for a missing required one; with the line number for a malformed value (LSN,
+  /// number, state, WAL file name), a repeated label or a line without ':'.
   static ControlData Parse(std::string_view text);
   /// Non-throwing Parse.
   static Result<ControlData> TryParse(std::string_view text);

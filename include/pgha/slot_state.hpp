@@ -63,7 +63,8 @@ class PGHA_API SlotState {
 
   /// The file bytes with the checksum recomputed over the current fields.
   std::vector<std::uint8_t> Encode() const;
-  /// The CRC-32C stored in the bytes this object holds (stale after a setter until Encode).
+  /// The CRC-32C stored in the bytes this object holds: the decoded file's, unchanged by
+  /// setters (Encode returns bytes with a fresh one).
   std::uint32_t stored_checksum() const noexcept;
   /// The CRC-32C the current fields give.
   std::uint32_t ComputeChecksum() const noexcept;

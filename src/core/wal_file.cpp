@@ -141,7 +141,13 @@ WalFileName WalFileName::History(TimelineId timeline) {
 }
 
 std::string WalFileName::SegmentName() const {
+  // The struct's fields are public: check them before dividing and narrowing.
+  CheckWalSegmentSize(segment_size);
   std::uint64_t per_xlogid = kXLogIdSpan / segment_size;
+  if (segment / per_xlogid > 0xFFFFFFFFu) {
+    throw Error(ErrorCode::kBadInput, "segment number " + std::to_string(segment) +
+                                          " is beyond the end of the WAL address space");
+  }
   return Hex8(timeline) + Hex8(static_cast<std::uint32_t>(segment / per_xlogid)) +
          Hex8(static_cast<std::uint32_t>(segment % per_xlogid));
 }
