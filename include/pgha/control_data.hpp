@@ -32,24 +32,24 @@ PGHA_API std::string_view ClusterStateName(ClusterState state) noexcept;
 /// The fields an HA tool needs from `LC_ALL=C pg_controldata` of PostgreSQL 10 to 18. Every
 /// line is also kept as text in `fields`, keyed by its label. A value type.
 struct PGHA_API ControlData {
-  std::uint32_t control_version = 0;     ///< "pg_control version number"
-  std::uint32_t catalog_version = 0;     ///< "Catalog version number"
-  std::uint64_t system_identifier = 0;   ///< "Database system identifier"
+  std::uint32_t control_version = 0;    ///< "pg_control version number"
+  std::uint32_t catalog_version = 0;    ///< "Catalog version number"
+  std::uint64_t system_identifier = 0;  ///< "Database system identifier"
   ClusterState state = ClusterState::kShutDown;
-  Lsn checkpoint;                        ///< "Latest checkpoint location"
-  std::optional<Lsn> prior_checkpoint;   ///< "Prior checkpoint location" (10 only)
-  Lsn redo;                              ///< "Latest checkpoint's REDO location"
-  std::string redo_wal_file;             ///< "Latest checkpoint's REDO WAL file"
-  TimelineId timeline = 0;               ///< "Latest checkpoint's TimeLineID"
-  TimelineId prev_timeline = 0;          ///< "Latest checkpoint's PrevTimeLineID"
-  std::string next_xid;                  ///< "Latest checkpoint's NextXID", "epoch:xid"
-  Lsn min_recovery_end;                  ///< "Minimum recovery ending location"
+  Lsn checkpoint;                            ///< "Latest checkpoint location"
+  std::optional<Lsn> prior_checkpoint;       ///< "Prior checkpoint location" (10 only)
+  Lsn redo;                                  ///< "Latest checkpoint's REDO location"
+  std::string redo_wal_file;                 ///< "Latest checkpoint's REDO WAL file"
+  TimelineId timeline = 0;                   ///< "Latest checkpoint's TimeLineID"
+  TimelineId prev_timeline = 0;              ///< "Latest checkpoint's PrevTimeLineID"
+  std::string next_xid;                      ///< "Latest checkpoint's NextXID", "epoch:xid"
+  Lsn min_recovery_end;                      ///< "Minimum recovery ending location"
   TimelineId min_recovery_end_timeline = 0;  ///< "Min recovery ending loc's timeline"
-  std::string wal_level;                 ///< "wal_level setting"
-  bool wal_log_hints = false;            ///< "wal_log_hints setting"
-  std::uint32_t wal_segment_size = 0;    ///< "Bytes per WAL segment"
-  std::uint32_t wal_block_size = 0;      ///< "WAL block size"
-  std::uint32_t data_checksum_version = 0;  ///< "Data page checksum version"
+  std::string wal_level;                     ///< "wal_level setting"
+  bool wal_log_hints = false;                ///< "wal_log_hints setting"
+  std::uint32_t wal_segment_size = 0;        ///< "Bytes per WAL segment"
+  std::uint32_t wal_block_size = 0;          ///< "WAL block size"
+  std::uint32_t data_checksum_version = 0;   ///< "Data page checksum version"
   /// Every "label: value" line, value trimmed.
   std::map<std::string, std::string> fields;
 

@@ -15,7 +15,9 @@ namespace pgha {
 PGHA_API std::uint32_t Crc32cExtend(std::uint32_t crc, const void* data, std::size_t size) noexcept;
 
 inline constexpr std::uint32_t kCrc32cInit = 0xFFFFFFFFu;
-inline constexpr std::uint32_t Crc32cFinish(std::uint32_t crc) noexcept { return crc ^ 0xFFFFFFFFu; }
+inline constexpr std::uint32_t Crc32cFinish(std::uint32_t crc) noexcept {
+  return crc ^ 0xFFFFFFFFu;
+}
 
 /// The finished CRC-32C of one buffer: Crc32c("123456789", 9) == 0xE3069283.
 inline std::uint32_t Crc32c(const void* data, std::size_t size) noexcept {

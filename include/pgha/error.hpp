@@ -18,16 +18,16 @@ namespace pgha {
 /// REST maps them to HTTP statuses (docs/errors.md has the table).
 enum class ErrorCode : int {
   kOk = 0,
-  kBadInput = 1,          ///< malformed text or bytes, out-of-range value (HTTP 400)
-  kNotFound = 2,          ///< file, timeline, node or route does not exist (HTTP 404)
-  kWrongState = 3,        ///< the object is not in a state that allows the call (HTTP 409)
-  kConflict = 4,          ///< another operation holds what is needed (HTTP 409)
-  kPostgresFailed = 5,    ///< a PostgreSQL program or query failed (HTTP 500)
-  kPeerUnreachable = 6,   ///< another node's agent did not answer (HTTP 503)
-  kTimeout = 7,           ///< a deadline passed before the promised state (HTTP 504)
-  kIo = 8,                ///< reading or writing a local file failed (HTTP 500)
-  kInternal = 9,          ///< a bug in pgha (HTTP 500)
-  kUnauthorized = 10,     ///< missing or wrong credentials (HTTP 401)
+  kBadInput = 1,         ///< malformed text or bytes, out-of-range value (HTTP 400)
+  kNotFound = 2,         ///< file, timeline, node or route does not exist (HTTP 404)
+  kWrongState = 3,       ///< the object is not in a state that allows the call (HTTP 409)
+  kConflict = 4,         ///< another operation holds what is needed (HTTP 409)
+  kPostgresFailed = 5,   ///< a PostgreSQL program or query failed (HTTP 500)
+  kPeerUnreachable = 6,  ///< another node's agent did not answer (HTTP 503)
+  kTimeout = 7,          ///< a deadline passed before the promised state (HTTP 504)
+  kIo = 8,               ///< reading or writing a local file failed (HTTP 500)
+  kInternal = 9,         ///< a bug in pgha (HTTP 500)
+  kUnauthorized = 10,    ///< missing or wrong credentials (HTTP 401)
 };
 
 /// The stable lower-case name of a code, e.g. "bad_input".
@@ -58,8 +58,8 @@ class PGHA_API Error : public std::runtime_error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }

@@ -36,7 +36,9 @@ struct WalPageHeader {
   std::uint32_t block_size = 0;
 
   /// The header's size on the page (24 or 40).
-  std::size_t size() const noexcept { return is_long ? kWalLongPageHeaderSize : kWalShortPageHeaderSize; }
+  std::size_t size() const noexcept {
+    return is_long ? kWalLongPageHeaderSize : kWalShortPageHeaderSize;
+  }
 };
 
 /// Decodes the page header at `data` (native byte order). Throws Error(kBadInput) with the

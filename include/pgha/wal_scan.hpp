@@ -31,7 +31,8 @@ struct WalScanResult {
   /// Where reading started (the first record's start).
   Lsn start;
   /// The end of valid WAL: where the next record would start after the last complete,
-  /// CRC-valid record (its end, MAXALIGNed) — the LSN pg_waldump names in "invalid record
+  /// CRC-valid record (its end, MAXALIGNed; past the page header when that end is a page
+  /// boundary and the next page is readable) — the LSN pg_waldump names in "invalid record
   /// length at ..." and where crash recovery ends. Equals `start` when no record was valid.
   Lsn end;
   /// Start of the last valid record; invalid when there was none.

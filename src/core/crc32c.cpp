@@ -55,8 +55,8 @@ std::uint32_t ExtendTable(std::uint32_t crc, const unsigned char* p, std::size_t
 
 #ifdef PGHA_HAVE_SSE42_PATH
 __attribute__((target("sse4.2"))) std::uint32_t ExtendSse42(std::uint32_t crc,
-                                                             const unsigned char* p,
-                                                             std::size_t n) noexcept {
+                                                            const unsigned char* p,
+                                                            std::size_t n) noexcept {
   std::uint64_t c = crc;
   while (n >= 8) {
     std::uint64_t v;

@@ -40,9 +40,8 @@ std::optional<Lsn> Lsn::TryParse(std::string_view text) noexcept {
 
 Lsn Lsn::Parse(std::string_view text) {
   if (auto lsn = TryParse(text)) return *lsn;
-  throw Error(ErrorCode::kBadInput,
-              "invalid LSN \"" + QuoteForMessage(text) +
-                  "\": expected X/Y with 1 to 8 hex digits on each side");
+  throw Error(ErrorCode::kBadInput, "invalid LSN \"" + QuoteForMessage(text) +
+                                        "\": expected X/Y with 1 to 8 hex digits on each side");
 }
 
 std::string Lsn::ToString() const {

@@ -32,12 +32,12 @@ inline constexpr std::size_t kNameDataLen = 64;  // NAMEDATALEN: char[64], NUL-t
 
 // Offsets inside ReplicationSlotPersistentData (add kHeaderSize for the file offset) of the
 // fields that sit at the same place in every version.
-inline constexpr std::size_t kName = 0;           // NameData
-inline constexpr std::size_t kDatabase = 64;      // Oid
-inline constexpr std::size_t kPersistency = 68;   // ReplicationSlotPersistency (4 bytes)
-inline constexpr std::size_t kXmin = 72;          // TransactionId
-inline constexpr std::size_t kCatalogXmin = 76;   // TransactionId
-inline constexpr std::size_t kRestartLsn = 80;    // XLogRecPtr
+inline constexpr std::size_t kName = 0;          // NameData
+inline constexpr std::size_t kDatabase = 64;     // Oid
+inline constexpr std::size_t kPersistency = 68;  // ReplicationSlotPersistency (4 bytes)
+inline constexpr std::size_t kXmin = 72;         // TransactionId
+inline constexpr std::size_t kCatalogXmin = 76;  // TransactionId
+inline constexpr std::size_t kRestartLsn = 80;   // XLogRecPtr
 
 inline constexpr std::size_t kAbsent = ~std::size_t{0};  // the field is not in this layout
 
@@ -63,16 +63,13 @@ struct Spec {
 // Indexed by SlotLayout. Columns: layout, version, length, majors, name,
 // invalidated_at, invalidated, confirmed_flush, two_phase_at, two_phase, plugin, synced, failover.
 inline constexpr std::array<Spec, 5> kSpecs = {{
-    {SlotLayout::kPg10, 2, 160, 10, 12, "10-12",
-     kAbsent, kAbsent, 88, kAbsent, kAbsent, 96, kAbsent, kAbsent},
-    {SlotLayout::kPg13, 2, 168, 13, 13, "13",
-     88, kAbsent, 96, kAbsent, kAbsent, 104, kAbsent, kAbsent},
-    {SlotLayout::kPg14, 2, 184, 14, 15, "14-15",
-     88, kAbsent, 96, 104, 112, 113, kAbsent, kAbsent},
-    {SlotLayout::kPg16, 3, 184, 16, 16, "16",
-     kAbsent, 88, 96, 104, 112, 113, kAbsent, kAbsent},
-    {SlotLayout::kPg17, 5, 184, 17, 18, "17-18",
-     kAbsent, 88, 96, 104, 112, 113, 177, 178},
+    {SlotLayout::kPg10, 2, 160, 10, 12, "10-12", kAbsent, kAbsent, 88, kAbsent, kAbsent, 96,
+     kAbsent, kAbsent},
+    {SlotLayout::kPg13, 2, 168, 13, 13, "13", 88, kAbsent, 96, kAbsent, kAbsent, 104, kAbsent,
+     kAbsent},
+    {SlotLayout::kPg14, 2, 184, 14, 15, "14-15", 88, kAbsent, 96, 104, 112, 113, kAbsent, kAbsent},
+    {SlotLayout::kPg16, 3, 184, 16, 16, "16", kAbsent, 88, 96, 104, 112, 113, kAbsent, kAbsent},
+    {SlotLayout::kPg17, 5, 184, 17, 18, "17-18", kAbsent, 88, 96, 104, 112, 113, 177, 178},
 }};
 
 /// One ReplicationSlotInvalidationCause value and its pg_replication_slots name
@@ -82,11 +79,11 @@ struct Cause {
   std::string_view name;
 };
 // 16 and 17: a plain enum (RS_INVAL_NONE = 0).
-inline constexpr std::array<Cause, 3> kCausesEnum = {{
-    {1, "wal_removed"}, {2, "rows_removed"}, {3, "wal_level_insufficient"}}};
+inline constexpr std::array<Cause, 3> kCausesEnum = {
+    {{1, "wal_removed"}, {2, "rows_removed"}, {3, "wal_level_insufficient"}}};
 // 18: bit flags (RS_INVAL_NONE = 0); a slot stores one of them.
-inline constexpr std::array<Cause, 4> kCausesFlags = {{
-    {1, "wal_removed"}, {2, "rows_removed"}, {4, "wal_level_insufficient"}, {8, "idle_timeout"}}};
+inline constexpr std::array<Cause, 4> kCausesFlags = {
+    {{1, "wal_removed"}, {2, "rows_removed"}, {4, "wal_level_insufficient"}, {8, "idle_timeout"}}};
 // 13-15 store no cause: a valid invalidated_at means the WAL was removed.
 inline constexpr std::string_view kCauseWalRemoved = "wal_removed";
 

@@ -56,14 +56,15 @@ const sl::Spec& CheckHeader(const std::uint8_t* data, std::size_t size) {
   const sl::Spec* spec = sl::FindSpec(version, length);
   if (spec == nullptr) {
     BadFile("unknown SLOT_VERSION " + std::to_string(version) + " with length " +
-                std::to_string(length) + " at offset 8; known (version, length) pairs are "
+                std::to_string(length) +
+                " at offset 8; known (version, length) pairs are "
                 "(2, 160) 10-12, (2, 168) 13, (2, 184) 14-15, (3, 184) 16, (5, 184) 17-18",
             sl::kVersionOffset);
   }
   std::size_t expected = sl::kHeaderSize + length;
   if (size != expected) {
-    BadFile("file is " + std::to_string(size) + " bytes but the length " +
-                std::to_string(length) + " at offset 12 makes it " + std::to_string(expected),
+    BadFile("file is " + std::to_string(size) + " bytes but the length " + std::to_string(length) +
+                " at offset 12 makes it " + std::to_string(expected),
             std::min(size, expected));
   }
   return *spec;
@@ -78,8 +79,8 @@ std::uint32_t ChecksumOf(const std::uint8_t* data, std::size_t size) noexcept {
 void CheckNameData(const std::uint8_t* data, std::size_t off, const char* what) {
   if (std::memchr(data + off, 0, sl::kNameDataLen) != nullptr) return;
   std::string_view raw(reinterpret_cast<const char*>(data + off), sl::kNameDataLen);
-  BadFile(std::string(what) + " \"" + QuoteForMessage(raw) + "\" at offset " +
-              std::to_string(off) + " is not NUL-terminated within 64 bytes",
+  BadFile(std::string(what) + " \"" + QuoteForMessage(raw) + "\" at offset " + std::to_string(off) +
+              " is not NUL-terminated within 64 bytes",
           off);
 }
 
@@ -125,16 +126,18 @@ std::optional<std::string> CauseName(const std::array<sl::Cause, N>& causes, std
   for (const sl::Cause& c : causes) {
     if (c.value == value) return std::string(c.name);
   }
-  throw Error(ErrorCode::kBadInput, "unknown replication slot invalidation cause " +
-                                        std::to_string(value) + " for PostgreSQL " +
-                                        std::to_string(major) + " at offset " +
-                                        std::to_string(offset),
+  throw Error(ErrorCode::kBadInput,
+              "unknown replication slot invalidation cause " + std::to_string(value) +
+                  " for PostgreSQL " + std::to_string(major) + " at offset " +
+                  std::to_string(offset),
               offset);
 }
 
 }  // namespace
 
-std::string_view SlotLayoutName(SlotLayout layout) noexcept { return sl::SpecOf(layout).name; }
+std::string_view SlotLayoutName(SlotLayout layout) noexcept {
+  return sl::SpecOf(layout).name;
+}
 
 SlotLayout SlotLayoutForMajor(int major) {
   for (const sl::Spec& s : sl::kSpecs) {
@@ -203,9 +206,9 @@ SlotState SlotState::Read(const std::string& path, bool verify_checksum) {
                                     "\": " + std::generic_category().message(err));
   }
   if (n > kMaxReadSize) {
-    throw Error(ErrorCode::kBadInput, "\"" + path + "\" is larger than " +
-                                          std::to_string(kMaxReadSize) +
-                                          " bytes: not a replication slot state file",
+    throw Error(ErrorCode::kBadInput,
+                "\"" + path + "\" is larger than " + std::to_string(kMaxReadSize) +
+                    " bytes: not a replication slot state file",
                 kMaxReadSize);
   }
   bytes.resize(n);
@@ -235,15 +238,21 @@ std::vector<std::uint8_t> SlotState::Encode() const {
   return out;
 }
 
-std::uint32_t SlotState::stored_checksum() const noexcept { return U32(sl::kChecksumOffset); }
+std::uint32_t SlotState::stored_checksum() const noexcept {
+  return U32(sl::kChecksumOffset);
+}
 
 std::uint32_t SlotState::ComputeChecksum() const noexcept {
   return ChecksumOf(bytes_.data(), bytes_.size());
 }
 
-std::uint32_t SlotState::version() const noexcept { return U32(sl::kVersionOffset); }
+std::uint32_t SlotState::version() const noexcept {
+  return U32(sl::kVersionOffset);
+}
 
-std::string SlotState::name() const { return ReadNameData(bytes_, sl::kHeaderSize + sl::kName); }
+std::string SlotState::name() const {
+  return ReadNameData(bytes_, sl::kHeaderSize + sl::kName);
+}
 
 void SlotState::set_name(std::string_view name) {
   ValidateSlotName(name);
@@ -252,7 +261,9 @@ void SlotState::set_name(std::string_view name) {
   std::memcpy(p, name.data(), name.size());
 }
 
-std::uint32_t SlotState::database() const noexcept { return U32(sl::kHeaderSize + sl::kDatabase); }
+std::uint32_t SlotState::database() const noexcept {
+  return U32(sl::kHeaderSize + sl::kDatabase);
+}
 
 void SlotState::set_database(std::uint32_t oid) noexcept {
   PutU32(sl::kHeaderSize + sl::kDatabase, oid);
@@ -278,9 +289,13 @@ void SlotState::set_persistency(SlotPersistency p) noexcept {
   PutU32(sl::kHeaderSize + sl::kPersistency, static_cast<std::uint32_t>(p));
 }
 
-std::uint32_t SlotState::xmin() const noexcept { return U32(sl::kHeaderSize + sl::kXmin); }
+std::uint32_t SlotState::xmin() const noexcept {
+  return U32(sl::kHeaderSize + sl::kXmin);
+}
 
-void SlotState::set_xmin(std::uint32_t xid) noexcept { PutU32(sl::kHeaderSize + sl::kXmin, xid); }
+void SlotState::set_xmin(std::uint32_t xid) noexcept {
+  PutU32(sl::kHeaderSize + sl::kXmin, xid);
+}
 
 std::uint32_t SlotState::catalog_xmin() const noexcept {
   return U32(sl::kHeaderSize + sl::kCatalogXmin);
@@ -290,7 +305,9 @@ void SlotState::set_catalog_xmin(std::uint32_t xid) noexcept {
   PutU32(sl::kHeaderSize + sl::kCatalogXmin, xid);
 }
 
-Lsn SlotState::restart_lsn() const noexcept { return Lsn(U64(sl::kHeaderSize + sl::kRestartLsn)); }
+Lsn SlotState::restart_lsn() const noexcept {
+  return Lsn(U64(sl::kHeaderSize + sl::kRestartLsn));
+}
 
 void SlotState::set_restart_lsn(Lsn lsn) noexcept {
   PutU64(sl::kHeaderSize + sl::kRestartLsn, lsn.value());
@@ -318,10 +335,9 @@ std::optional<std::uint32_t> SlotState::invalidated() const noexcept {
 
 std::optional<std::string> SlotState::InvalidationReason(int major) const {
   if (major != 0 && SlotLayoutForMajor(major) != layout_) {
-    throw Error(ErrorCode::kBadInput, "PostgreSQL " + std::to_string(major) +
-                                          " does not write the " +
-                                          std::string(SlotLayoutName(layout_)) +
-                                          " slot layout of this file");
+    throw Error(ErrorCode::kBadInput,
+                "PostgreSQL " + std::to_string(major) + " does not write the " +
+                    std::string(SlotLayoutName(layout_)) + " slot layout of this file");
   }
   if (std::optional<Lsn> at = invalidated_at()) {
     if (at->IsValid()) return std::string(sl::kCauseWalRemoved);

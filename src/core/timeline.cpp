@@ -19,7 +19,9 @@ bool IsCSpace(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-bool IsFieldSeparator(char c) noexcept { return c == ' ' || c == '\t'; }
+bool IsFieldSeparator(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
 [[noreturn]] void BadLine(std::uint64_t line_no, std::string_view line, const std::string& why) {
   throw Error(

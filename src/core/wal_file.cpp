@@ -166,7 +166,9 @@ Lsn WalFileName::StartLsn() const {
   return SegmentStart(segment, segment_size).Plus(kind == WalFileKind::kBackup ? backup_offset : 0);
 }
 
-Lsn WalFileName::EndLsn() const { return SegmentStart(segment, segment_size).Plus(segment_size); }
+Lsn WalFileName::EndLsn() const {
+  return SegmentStart(segment, segment_size).Plus(segment_size);
+}
 
 std::string WalSegmentFileName(TimelineId timeline, Lsn lsn, std::uint32_t segment_size) {
   return WalFileName::ForLsn(timeline, lsn, segment_size).ToString();

@@ -1,8 +1,8 @@
 #include "test_support.hpp"
 
+#include <dirent.h>
 #include <algorithm>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -64,7 +64,8 @@ std::vector<std::map<std::string, std::string>> ReadTsv(const std::string& path)
     if (line.empty()) continue;
     std::vector<std::string> cells = split(line);
     std::map<std::string, std::string> row;
-    for (std::size_t i = 0; i < header.size(); ++i) row[header[i]] = i < cells.size() ? cells[i] : "";
+    for (std::size_t i = 0; i < header.size(); ++i)
+      row[header[i]] = i < cells.size() ? cells[i] : "";
     rows.push_back(std::move(row));
   }
   return rows;

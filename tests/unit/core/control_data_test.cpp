@@ -82,7 +82,9 @@ std::vector<std::string> ControlFiles() {
   return files;
 }
 
-std::string Pg15Text() { return ReadText(FixturePath(kDir + "primary_running.txt")); }
+std::string Pg15Text() {
+  return ReadText(FixturePath(kDir + "primary_running.txt"));
+}
 
 // 1-based number of the line of `text` that starts with "<label>:"; 0 when there is none.
 std::uint64_t LineOf(const std::string& text, const std::string& label) {

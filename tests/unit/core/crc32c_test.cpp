@@ -39,8 +39,8 @@ TEST_CASE("Crc32c known answers (reference §1.3)") {
     std::string input;
     std::uint32_t crc;
   };
-  for (const Case& c : {Case{"123456789", 0xE3069283u}, Case{std::string(32, '\0'), 0x8A9136AAu},
-                        Case{"", 0u}}) {
+  for (const Case& c :
+       {Case{"123456789", 0xE3069283u}, Case{std::string(32, '\0'), 0x8A9136AAu}, Case{"", 0u}}) {
     CAPTURE(c.input.size());
     CHECK(pgha::Crc32c(c.input.data(), c.input.size()) == c.crc);
     CHECK(Portable(c.input.data(), c.input.size()) == c.crc);

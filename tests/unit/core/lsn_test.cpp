@@ -22,9 +22,9 @@ TEST_CASE("Lsn parses PostgreSQL's text form") {
 }
 
 TEST_CASE("Lsn rejects everything else") {
-  for (const char* bad : {"", "/", "0/", "/0", "0//0", "0/0/0", " 0/0", "0/0 ", "0 /0", "0/ 0",
-                          "123456789/0", "0/123456789", "g/0", "0/x1", "+1/0", "-1/0", "0x1/0",
-                          "0/0\n", "1", "0\t/0"}) {
+  for (const char* bad : {"",     "/",    "0/",    "/0",          "0//0",        "0/0/0", " 0/0",
+                          "0/0 ", "0 /0", "0/ 0",  "123456789/0", "0/123456789", "g/0",   "0/x1",
+                          "+1/0", "-1/0", "0x1/0", "0/0\n",       "1",           "0\t/0"}) {
     CAPTURE(bad);
     CHECK_FALSE(Lsn::TryParse(bad).has_value());
     try {

@@ -49,7 +49,9 @@ const LayoutFacts* FactsFor(std::uint32_t version, std::uint32_t length) {
   }
   return nullptr;
 }
-const LayoutFacts& FactsFor(SlotLayout l) { return kLayouts[static_cast<std::size_t>(l)]; }
+const LayoutFacts& FactsFor(SlotLayout l) {
+  return kLayouts[static_cast<std::size_t>(l)];
+}
 
 struct Fixture {
   int major;
@@ -83,16 +85,24 @@ const std::vector<Fixture>& Fixtures() {
 std::uint32_t NumCell(const std::string& cell) {  // empty = NULL = 0
   return cell.empty() ? 0u : static_cast<std::uint32_t>(std::stoul(cell));
 }
-Lsn LsnCell(const std::string& cell) { return cell.empty() ? Lsn() : Lsn::Parse(cell); }
+Lsn LsnCell(const std::string& cell) {
+  return cell.empty() ? Lsn() : Lsn::Parse(cell);
+}
 
 std::uint32_t Get32(const Bytes& b, std::size_t off) {
   std::uint32_t v;
   std::memcpy(&v, b.data() + off, 4);
   return v;
 }
-void Put32(Bytes& b, std::size_t off, std::uint32_t v) { std::memcpy(b.data() + off, &v, 4); }
-void Put64(Bytes& b, std::size_t off, std::uint64_t v) { std::memcpy(b.data() + off, &v, 8); }
-void FixCrc(Bytes& b) { Put32(b, 4, pgha::Crc32c(b.data() + 8, b.size() - 8)); }
+void Put32(Bytes& b, std::size_t off, std::uint32_t v) {
+  std::memcpy(b.data() + off, &v, 4);
+}
+void Put64(Bytes& b, std::size_t off, std::uint64_t v) {
+  std::memcpy(b.data() + off, &v, 8);
+}
+void FixCrc(Bytes& b) {
+  Put32(b, 4, pgha::Crc32c(b.data() + 8, b.size() - 8));
+}
 
 // A new slot of `layout` with 4 bytes at file offset `off` set to `v`, and a valid CRC.
 SlotState WithU32(SlotLayout layout, std::size_t off, std::uint32_t v) {
@@ -112,7 +122,9 @@ ErrorCode CodeOf(Fn&& fn) {
   return ErrorCode::kOk;
 }
 
-bool Contains(const std::string& s, const char* word) { return s.find(word) != std::string::npos; }
+bool Contains(const std::string& s, const char* word) {
+  return s.find(word) != std::string::npos;
+}
 
 }  // namespace
 
@@ -280,8 +292,8 @@ TEST_CASE("random bodies behind a valid header decode or fail on the names") {
     CHECK(s.Encode() == b);
     CHECK(s.name().size() < 64);
     CHECK(s.plugin().size() < 64);
-    CHECK(CodeOf([&] { s.persistency(); }) == (s.persistency_raw() <= 2 ? ErrorCode::kOk
-                                                                         : ErrorCode::kBadInput));
+    CHECK(CodeOf([&] { s.persistency(); }) ==
+          (s.persistency_raw() <= 2 ? ErrorCode::kOk : ErrorCode::kBadInput));
     ErrorCode reason = CodeOf([&] { s.InvalidationReason(); });
     CHECK((reason == ErrorCode::kOk || reason == ErrorCode::kBadInput));
   }
@@ -438,16 +450,33 @@ TEST_CASE("invalidation causes per layout and major") {
   const SlotLayout k16 = SlotLayout::kPg16;
   const SlotLayout k17 = SlotLayout::kPg17;
   const Case cases[] = {
-      {k16, 0, 0, ""},  {k16, 16, 1, "wal_removed"}, {k16, 0, 2, "rows_removed"},
-      {k16, 16, 3, "wal_level_insufficient"},          {k16, 16, 4, "!"},
+      {k16, 0, 0, ""},
+      {k16, 16, 1, "wal_removed"},
+      {k16, 0, 2, "rows_removed"},
+      {k16, 16, 3, "wal_level_insufficient"},
+      {k16, 16, 4, "!"},
       {k16, 17, 1, "!"},  // major 17 does not write the 16 layout
-      {k17, 17, 0, ""}, {k17, 17, 1, "wal_removed"}, {k17, 17, 2, "rows_removed"},
-      {k17, 17, 3, "wal_level_insufficient"},          {k17, 17, 4, "!"}, {k17, 17, 8, "!"},
-      {k17, 18, 0, ""}, {k17, 18, 1, "wal_removed"}, {k17, 18, 2, "rows_removed"},
-      {k17, 18, 3, "!"}, {k17, 18, 4, "wal_level_insufficient"}, {k17, 18, 8, "idle_timeout"},
+      {k17, 17, 0, ""},
+      {k17, 17, 1, "wal_removed"},
+      {k17, 17, 2, "rows_removed"},
+      {k17, 17, 3, "wal_level_insufficient"},
+      {k17, 17, 4, "!"},
+      {k17, 17, 8, "!"},
+      {k17, 18, 0, ""},
+      {k17, 18, 1, "wal_removed"},
+      {k17, 18, 2, "rows_removed"},
+      {k17, 18, 3, "!"},
+      {k17, 18, 4, "wal_level_insufficient"},
+      {k17, 18, 8, "idle_timeout"},
       {k17, 18, 16, "!"},
-      {k17, 0, 0, ""},  {k17, 0, 1, "wal_removed"},  {k17, 0, 2, "rows_removed"},
-      {k17, 0, 3, "!"}, {k17, 0, 4, "!"}, {k17, 0, 8, "!"}, {k17, 16, 1, "!"}, {k17, 19, 1, "!"},
+      {k17, 0, 0, ""},
+      {k17, 0, 1, "wal_removed"},
+      {k17, 0, 2, "rows_removed"},
+      {k17, 0, 3, "!"},
+      {k17, 0, 4, "!"},
+      {k17, 0, 8, "!"},
+      {k17, 16, 1, "!"},
+      {k17, 19, 1, "!"},
   };
   for (const Case& c : cases) {
     CAPTURE(pgha::SlotLayoutName(c.layout));

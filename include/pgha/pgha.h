@@ -1,0 +1,253 @@
+/* pgha C ABI (C99). No exception crosses it.
+ *
+ * Conventions:
+ * - Every function returns PGHA_OK (0) or a negative pgha error code (-PGHA_E_*); the
+ *   message of the last failure on this thread is pgha_last_error().
+ * - Outputs go through pointers. Objects returned through `**out` belong to the caller and are
+ *   freed with the matching pgha_<type>_free(), which accepts NULL.
+ * - Option and result structs carry a `version` field (set it to PGHA_STRUCT_VERSION) so they
+ *   can grow without breaking callers.
+ * - Functions are thread-safe; a handle must not be used by two threads at once.
+ */
+#ifndef PGHA_H
+#define PGHA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(PGHA_C_STATIC)
+#define PGHA_C_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define PGHA_C_API __attribute__((visibility("default")))
+#else
+#define PGHA_C_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PGHA_STRUCT_VERSION 1
+
+/* Error codes: the stable numbers of pgha::ErrorCode (docs/errors.md). Functions return them
+ * negated. */
+enum {
+  PGHA_OK = 0,
+  PGHA_E_BAD_INPUT = 1,
+  PGHA_E_NOT_FOUND = 2,
+  PGHA_E_WRONG_STATE = 3,
+  PGHA_E_CONFLICT = 4,
+  PGHA_E_POSTGRES_FAILED = 5,
+  PGHA_E_PEER_UNREACHABLE = 6,
+  PGHA_E_TIMEOUT = 7,
+  PGHA_E_IO = 8,
+  PGHA_E_INTERNAL = 9,
+  PGHA_E_UNAUTHORIZED = 10
+};
+
+/* The message of this thread's last failed call ("" when none). Owned by the library, valid
+ * until the next pgha call on this thread. */
+PGHA_C_API const char* pgha_last_error(void);
+/* The (positive) code of this thread's last failed call, 0 when none. */
+PGHA_C_API int pgha_last_error_code(void);
+/* The library version, e.g. "0.1.0". Static storage. */
+PGHA_C_API const char* pgha_version(void);
+/* Frees a buffer returned by a pgha function (NULL-safe). */
+PGHA_C_API void pgha_buffer_free(void* buffer);
+
+/* ---- LSN ---------------------------------------------------------------------------- */
+
+/* Longest LSN text plus NUL: "FFFFFFFF/FFFFFFFF". */
+#define PGHA_LSN_BUFSIZE 18
+
+/* Parses "X/Y" strictly into *out. */
+PGHA_C_API int pgha_lsn_parse(const char* text, uint64_t* out);
+/* Writes "%X/%X" into buf (at least PGHA_LSN_BUFSIZE bytes). */
+PGHA_C_API int pgha_lsn_format(uint64_t lsn, char* buf, size_t bufsize);
+
+/* ---- WAL file names ----------------------------------------------------------------- */
+
+#define PGHA_WAL_NAME_BUFSIZE 64
+
+typedef enum pgha_wal_file_kind {
+  PGHA_WAL_SEGMENT = 0,
+  PGHA_WAL_PARTIAL = 1,
+  PGHA_WAL_HISTORY = 2,
+  PGHA_WAL_BACKUP = 3
+} pgha_wal_file_kind;
+
+typedef struct pgha_wal_file_name {
+  int version; /* PGHA_STRUCT_VERSION */
+  pgha_wal_file_kind kind;
+  uint32_t timeline;
+  uint64_t segment;       /* segment number; 0 for history files */
+  uint32_t backup_offset; /* backup files only */
+  uint32_t segment_size;
+  uint64_t start_lsn; /* first LSN of the segment (backup: the backup start) */
+} pgha_wal_file_name;
+
+/* Parses a pg_wal file name (no directory). segment_size 0 means 16 MiB. */
+PGHA_C_API int pgha_wal_file_name_parse(const char* name, uint32_t segment_size,
+                                        pgha_wal_file_name* out);
+/* Writes the segment file name for (timeline, lsn) into buf (PGHA_WAL_NAME_BUFSIZE bytes).
+ * segment_size 0 means 16 MiB. */
+PGHA_C_API int pgha_wal_segment_name(uint32_t timeline, uint64_t lsn, uint32_t segment_size,
+                                     char* buf, size_t bufsize);
+
+/* ---- Timeline history ----------------------------------------------------------------- */
+
+typedef struct pgha_timeline_history pgha_timeline_history;
+
+typedef struct pgha_timeline_entry {
+  int version; /* PGHA_STRUCT_VERSION */
+  uint32_t timeline;
+  uint64_t begin;     /* 0: from the start */
+  uint64_t end;       /* 0: the tip, still current */
+  const char* reason; /* owned by the history object */
+} pgha_timeline_entry;
+
+typedef enum pgha_follow_verdict {
+  PGHA_FOLLOW_VALID = 0,
+  PGHA_FOLLOW_DIVERGED = 1,
+  PGHA_FOLLOW_UNKNOWN_TIMELINE = 2,
+  PGHA_FOLLOW_AHEAD_OF_PRIMARY = 3
+} pgha_follow_verdict;
+
+/* Parses the text of timeline `timeline`'s history file. *out is the caller's. */
+PGHA_C_API int pgha_timeline_history_parse(const char* text, size_t len, uint32_t timeline,
+                                           pgha_timeline_history** out);
+/* Reads a history file; timeline 0 takes it from the file name. *out is the caller's. */
+PGHA_C_API int pgha_timeline_history_read(const char* path, uint32_t timeline,
+                                          pgha_timeline_history** out);
+PGHA_C_API void pgha_timeline_history_free(pgha_timeline_history* history);
+/* Number of entries (the tip included). */
+PGHA_C_API size_t pgha_timeline_history_count(const pgha_timeline_history* history);
+/* Entry i, oldest first. */
+PGHA_C_API int pgha_timeline_history_entry(const pgha_timeline_history* history, size_t i,
+                                           pgha_timeline_entry* out);
+/* Where `timeline` ended (0 for the tip); PGHA_E_NOT_FOUND when absent. */
+PGHA_C_API int pgha_timeline_history_switch_point(const pgha_timeline_history* history,
+                                                  uint32_t timeline, uint64_t* out);
+/* The timeline `lsn` belongs to. */
+PGHA_C_API int pgha_timeline_history_timeline_of(const pgha_timeline_history* history, uint64_t lsn,
+                                                 uint32_t* out);
+/* The follow rule: can a server at (timeline, lsn) stream from a primary with this history?
+ * primary_flush 0 skips the "ahead of primary" check. switch_point may be NULL. */
+PGHA_C_API int pgha_timeline_history_can_follow(const pgha_timeline_history* history,
+                                                uint32_t timeline, uint64_t lsn,
+                                                uint64_t primary_flush,
+                                                pgha_follow_verdict* verdict,
+                                                uint64_t* switch_point);
+
+/* ---- pg_controldata ------------------------------------------------------------------- */
+
+typedef struct pgha_control_data {
+  int version; /* PGHA_STRUCT_VERSION */
+  uint32_t control_version;
+  uint64_t system_identifier;
+  int cluster_state; /* 0 starting up .. 6 in production, as DBState */
+  uint64_t checkpoint;
+  uint64_t redo;
+  char redo_wal_file[PGHA_WAL_NAME_BUFSIZE];
+  uint32_t timeline;
+  uint32_t prev_timeline;
+  uint64_t min_recovery_end;
+  uint32_t min_recovery_end_timeline;
+  uint32_t wal_segment_size;
+  uint32_t data_checksum_version;
+  uint32_t current_timeline; /* max(timeline, min_recovery_end_timeline) */
+} pgha_control_data;
+
+/* Parses `LC_ALL=C pg_controldata` output. */
+PGHA_C_API int pgha_control_data_parse(const char* text, size_t len, pgha_control_data* out);
+/* pg_controldata's spelling of a cluster state ("in production"); static storage. */
+PGHA_C_API const char* pgha_cluster_state_name(int cluster_state);
+
+/* ---- Replication slot state files ----------------------------------------------------- */
+
+typedef struct pgha_slot_state pgha_slot_state;
+
+typedef struct pgha_slot_info {
+  int version; /* PGHA_STRUCT_VERSION */
+  int layout;  /* 10, 13, 14, 16 or 17: the first major of the layout */
+  uint32_t slot_version;
+  char name[64];
+  char plugin[64];
+  uint32_t database;
+  uint32_t persistency; /* 0 persistent, 1 ephemeral, 2 temporary */
+  uint32_t xmin;
+  uint32_t catalog_xmin;
+  uint64_t restart_lsn;
+  uint64_t confirmed_flush;
+  uint64_t two_phase_at;
+  int two_phase;
+  int synced;
+  int failover;
+} pgha_slot_info;
+
+/* Decodes a state file's bytes; verify_checksum 0 skips the CRC check. *out is the caller's. */
+PGHA_C_API int pgha_slot_state_decode(const uint8_t* data, size_t len, int verify_checksum,
+                                      pgha_slot_state** out);
+/* Reads and decodes pg_replslot/<slot>/state. *out is the caller's. */
+PGHA_C_API int pgha_slot_state_read(const char* path, pgha_slot_state** out);
+PGHA_C_API void pgha_slot_state_free(pgha_slot_state* slot);
+PGHA_C_API int pgha_slot_state_info(const pgha_slot_state* slot, pgha_slot_info* out);
+PGHA_C_API int pgha_slot_state_set_restart_lsn(pgha_slot_state* slot, uint64_t lsn);
+PGHA_C_API int pgha_slot_state_set_confirmed_flush(pgha_slot_state* slot, uint64_t lsn);
+PGHA_C_API int pgha_slot_state_set_catalog_xmin(pgha_slot_state* slot, uint32_t xid);
+/* The file bytes with a fresh CRC. *out is the caller's: free it with pgha_buffer_free(). */
+PGHA_C_API int pgha_slot_state_encode(const pgha_slot_state* slot, uint8_t** out, size_t* len);
+
+/* ---- End of WAL ----------------------------------------------------------------------- */
+
+typedef struct pgha_wal_scan_options {
+  int version;           /* PGHA_STRUCT_VERSION */
+  uint64_t start;        /* 0: the first record of the first segment */
+  uint32_t segment_size; /* 0: from the first long page header */
+  int check_system_identifier;
+  uint64_t system_identifier;
+} pgha_wal_scan_options;
+
+typedef struct pgha_wal_scan_result {
+  int version; /* PGHA_STRUCT_VERSION */
+  uint64_t start;
+  uint64_t end;         /* end of valid WAL */
+  uint64_t last_record; /* start of the last valid record, 0 if none */
+  uint64_t records;
+  uint32_t timeline;
+  uint32_t page_magic;
+  int postgres_major;
+  uint64_t system_identifier;
+  uint32_t segment_size;
+  uint64_t bytes_read;
+  char stop_reason[256];
+} pgha_wal_scan_result;
+
+/* Scans consecutive segment files in order. options may be NULL. */
+PGHA_C_API int pgha_wal_scan_files(const char* const* paths, size_t count,
+                                   const pgha_wal_scan_options* options, pgha_wal_scan_result* out);
+/* Scans a pg_wal directory along `history` (NULL: timeline 1). options may be NULL. */
+PGHA_C_API int pgha_wal_scan_directory(const char* dir, const pgha_timeline_history* history,
+                                       const pgha_wal_scan_options* options,
+                                       pgha_wal_scan_result* out);
+
+/* ---- Node states ---------------------------------------------------------------------- */
+
+typedef enum pgha_node_state {
+  PGHA_NODE_INACTIVE = 0,
+  PGHA_NODE_SINGLE = 1,
+  PGHA_NODE_MASTER = 2,
+  PGHA_NODE_SLAVE = 3,
+  PGHA_NODE_RECOVERY = 4
+} pgha_node_state;
+
+/* The seed's spelling ("master", ...); static storage; NULL for an unknown value. */
+PGHA_C_API const char* pgha_node_state_name(int state);
+/* The state named by the seed's spelling. */
+PGHA_C_API int pgha_node_state_parse(const char* name, pgha_node_state* out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PGHA_H */

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test suite: unit (doctest), C ABI, Python, integration against real PostgreSQL 15
+# servers, the find_package consumer; then the unit and C suites again under ASan+UBSan.
+# Warnings are errors. Needs the packages of scripts/install-deps.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/build.sh -DPGHA_WERROR=ON
+(cd build && ctest --output-on-failure -j2)
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGHA_WERROR=ON \
+      -DPGHA_SANITIZE=address,undefined -DPGHA_BUILD_PYTHON=OFF -DPGHA_BUILD_BENCH=OFF
+cmake --build build-asan -j"$(nproc)" --target pgha_unit_tests pgha_capi_test
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest --output-on-failure -j2 -L 'unit|capi')

@@ -1,0 +1,37 @@
+# Script mode: install, configure the consumer against the install, build, run.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${PGHA_BUILD_DIR} --prefix ${prefix})
+run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/consumer_cpp)
+if(NOT last_output MATCHES "000000010000000000000007 0/7041F58")
+  message(FATAL_ERROR "C++ consumer printed: ${last_output}")
+endif()
+run(${WORK_DIR}/build/consumer_c)
+if(NOT last_output MATCHES "000000010000000000000007 0/7041F58")
+  message(FATAL_ERROR "C consumer printed: ${last_output}")
+endif()
+
+# pkg-config, as a Makefile-based C consumer would use it.
+find_program(PKG_CONFIG pkg-config REQUIRED)
+set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+run(${PKG_CONFIG} --cflags --libs pgha-c)
+string(STRIP "${last_output}" flags)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run(cc -std=c99 -pedantic -Wall -Werror ${CONSUMER_SOURCE_DIR}/../consumer.c ${flags}
+    -Wl,-rpath,${prefix}/lib -o ${WORK_DIR}/consumer_pkgconfig)
+run(${WORK_DIR}/consumer_pkgconfig)
+if(NOT last_output MATCHES "000000010000000000000007 0/7041F58")
+  message(FATAL_ERROR "pkg-config consumer printed: ${last_output}")
+endif()
+message(STATUS "consumers built against ${prefix} and ran")
