@@ -1,0 +1,186 @@
+#include "cluster_run.hpp"
+
+#include <atomic>
+#include <thread>
+
+namespace pgha {
+
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+constexpr auto kLeaseSlack = std::chrono::seconds(30);
+
+std::string NewHolder(const std::string& node) {
+  static std::atomic<std::uint64_t> counter{0};
+  auto now = std::chrono::system_clock::now().time_since_epoch().count();
+  return node + "/" + std::to_string(now) + "/" + std::to_string(++counter);
+}
+
+bool IsPrimary(NodeState s) {
+  return s == NodeState::kMaster || s == NodeState::kSingle;
+}
+
+}  // namespace
+
+Cluster::Run::Run(Cluster& cluster, std::string operation, const OperationOptions& options,
+                  bool lock)
+    : cluster_(cluster),
+      operation_(std::move(operation)),
+      holder_(NewHolder(cluster.local_->address().name)),
+      options_(options),
+      deadline_(std::chrono::steady_clock::now() + options.timeout) {
+  if (!lock) return;
+  auto ttl = options.timeout + kLeaseSlack;
+  for (NodeControl* node : AllNodes()) {
+    std::optional<std::string> running;
+    try {
+      running = node->TryLock(operation_, holder_,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(ttl));
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kPeerUnreachable && node != cluster_.local_.get()) continue;
+      for (NodeControl* held : locked_) held->Unlock(holder_);
+      throw;
+    }
+    if (running) {
+      for (NodeControl* held : locked_) held->Unlock(holder_);
+      locked_.clear();
+      throw Error(ErrorCode::kConflict, "cannot run " + operation_ + ": " + *running +
+                                            " is running (lease on " + node->address().name + ")");
+    }
+    locked_.push_back(node);
+  }
+}
+
+Cluster::Run::~Run() {
+  for (NodeControl* node : locked_) {
+    try {
+      node->Unlock(holder_);
+    } catch (...) {  // an unreachable peer's lease runs out by itself
+    }
+  }
+}
+
+std::vector<NodeControl*> Cluster::Run::AllNodes() {
+  std::vector<NodeControl*> all{cluster_.local_.get()};
+  for (auto& p : cluster_.peers_) all.push_back(p.get());
+  return all;
+}
+
+std::optional<NodeState> Cluster::Run::TryState(NodeControl& node) {
+  try {
+    return node.State();
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kPeerUnreachable) return std::nullopt;
+    throw;
+  }
+}
+
+std::vector<NodeControl*> Cluster::Run::OtherMasters(NodeControl& self) {
+  std::vector<NodeControl*> masters;
+  for (NodeControl* node : AllNodes()) {
+    if (node == &self) continue;
+    auto state = TryState(*node);
+    if (!state) {
+      if (options_.force) continue;
+      throw Error(
+          ErrorCode::kPeerUnreachable,
+          "cannot ask " + node->address().name + " (" + node->address().agent_url +
+              ") whether it is a master. HINT: if that node is down, repeat with force=true");
+    }
+    if (IsPrimary(*state)) masters.push_back(node);
+  }
+  return masters;
+}
+
+NodeControl& Cluster::Run::TheMaster(NodeControl& self) {
+  std::vector<NodeControl*> masters = OtherMasters(self);
+  if (masters.empty()) {
+    throw Error(ErrorCode::kWrongState,
+                "no running master for " + self.address().name + " to follow");
+  }
+  if (masters.size() > 1) {
+    throw Error(ErrorCode::kConflict, "several masters run (" + masters[0]->address().name + ", " +
+                                          masters[1]->address().name + "): refusing to choose");
+  }
+  return *masters[0];
+}
+
+void Cluster::Run::CheckNoOtherMaster(NodeControl& self) {
+  std::vector<NodeControl*> masters = OtherMasters(self);
+  if (!masters.empty()) {
+    throw Error(ErrorCode::kConflict, "cannot start " + self.address().name + " as master: " +
+                                          masters[0]->address().name + " is already one");
+  }
+}
+
+void Cluster::Run::StartSlaveOf(NodeControl& node, NodeControl& master) {
+  NodeFacts facts = Step(node, "read WAL position", [&] { return node.Facts(); });
+  if (facts.timeline != 0 && facts.end_of_wal.IsValid()) {
+    ValidLsnAnswer answer = Step(
+        master, "validLsn " + std::to_string(facts.timeline) + "/" + facts.end_of_wal.ToString(),
+        [&] { return master.ValidLsn(facts.timeline, facts.end_of_wal); });
+    if (answer.code == 4 || answer.code == 2) {
+      Step(node, "pg_rewind from " + master.address().name, [&] { node.Rewind(master.address()); });
+    } else if (answer.code != 0) {
+      throw Error(ErrorCode::kConflict, node.address().name + " cannot follow " +
+                                            master.address().name + ": " + answer.msg +
+                                            " (timeline " + std::to_string(facts.timeline) + ", " +
+                                            facts.end_of_wal.ToString() +
+                                            "). HINT: re-create it from the master with pg/sync");
+    }
+  }
+  Step(node, "start as slave of " + master.address().name,
+       [&] { node.StartSlave(master.address()); });
+}
+
+void Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from) {
+  NodeFacts have = Step(to, "read WAL position", [&] { return to.Facts(); });
+  std::vector<WalFileRef> files = Step(from, "list WAL after " + have.end_of_wal.ToString(), [&] {
+    return from.WalFilesFrom(have.timeline, have.end_of_wal);
+  });
+  for (const WalFileRef& file : files) {
+    Step(to, "copy " + file.name + " from " + from.address().name,
+         [&] { to.PullWalFile(from.address(), file); });
+  }
+}
+
+void Cluster::Run::WaitForState(NodeControl& node, NodeState want) {
+  Step(node, "wait for state " + std::string(NodeStateName(want)), [&] {
+    while (true) {
+      auto state = TryState(node);
+      if (state == want) return;
+      if (std::chrono::steady_clock::now() > deadline_) {
+        throw Error(ErrorCode::kTimeout,
+                    node.address().name + " is " +
+                        (state ? std::string(NodeStateName(*state)) : "unreachable") + ", not " +
+                        std::string(NodeStateName(want)) + ", at the deadline");
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  });
+}
+
+bool Cluster::Run::WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target) {
+  return Step(node, "wait for WAL up to " + target.ToString(), [&] {
+    while (true) {
+      NodeFacts f = node.Facts();
+      if (f.timeline == timeline && f.end_of_wal >= target) return true;
+      if (std::chrono::steady_clock::now() > deadline_) return false;
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  });
+}
+
+OperationResult Cluster::Run::Finish() {
+  OperationResult result;
+  result.operation = operation_;
+  result.steps = steps_;
+  for (NodeControl* node : AllNodes()) {
+    auto state = TryState(*node);
+    result.states[node->address().name] =
+        state ? std::string(NodeStateName(*state)) : "unreachable";
+  }
+  return result;
+}
+
+}  // namespace pgha

@@ -1,0 +1,91 @@
+// One operation in progress: the leases it holds, its deadline and the steps it took.
+#ifndef PGHA_HA_CLUSTER_RUN_HPP
+#define PGHA_HA_CLUSTER_RUN_HPP
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "pgha/cluster.hpp"
+
+namespace pgha {
+
+class Cluster::Run {
+ public:
+  /// Takes the operation lease on every reachable node (this one first). Throws
+  /// Error(kConflict) naming the operation that holds a lease already.
+  Run(Cluster& cluster, std::string operation, const OperationOptions& options, bool lock = true);
+  ~Run();
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  /// Runs `fn` as a step on `node` named `action`, recording time and outcome. A failure is
+  /// recorded and rethrown with the step named in the message.
+  template <typename Fn>
+  auto Step(NodeControl& node, const std::string& action, Fn&& fn) -> decltype(fn());
+
+  /// The state of `node`, or nullopt when it cannot be reached.
+  std::optional<NodeState> TryState(NodeControl& node);
+  /// Every node other than `self` that runs as a primary; throws kPeerUnreachable for a node
+  /// that cannot be asked unless options.force.
+  std::vector<NodeControl*> OtherMasters(NodeControl& self);
+  /// The one running primary among all nodes but `self`; throws kWrongState when none,
+  /// kConflict when several.
+  NodeControl& TheMaster(NodeControl& self);
+  /// Refuses (kConflict) when another node is a master, (kPeerUnreachable) when one may be.
+  void CheckNoOtherMaster(NodeControl& self);
+  /// Starts stopped `node` as a slave of `master` after checking its WAL against the
+  /// master's history: rewinds a diverged node, refuses one that cannot follow.
+  void StartSlaveOf(NodeControl& node, NodeControl& master);
+  /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked.
+  void PullMissingWal(NodeControl& to, NodeControl& from);
+  /// Polls `node` until its state is `want` or the deadline passes (kTimeout).
+  void WaitForState(NodeControl& node, NodeState want);
+  /// Polls until `node`'s end of WAL reaches `target` on `timeline`; false at the deadline.
+  bool WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target);
+
+  std::vector<NodeControl*> AllNodes();
+  OperationResult Finish();
+  const OperationOptions& options() const { return options_; }
+
+ private:
+  Cluster& cluster_;
+  std::string operation_;
+  std::string holder_;
+  OperationOptions options_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::vector<NodeControl*> locked_;
+  std::vector<OperationStep> steps_;
+};
+
+template <typename Fn>
+auto Cluster::Run::Step(NodeControl& node, const std::string& action, Fn&& fn) -> decltype(fn()) {
+  auto start = std::chrono::steady_clock::now();
+  auto record = [&](bool ok, const std::string& detail) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    steps_.push_back({node.address().name, action, ok, detail, ms});
+  };
+  try {
+    if constexpr (std::is_void_v<decltype(fn())>) {
+      fn();
+      record(true, "");
+    } else {
+      auto value = fn();
+      record(true, "");
+      return value;
+    }
+  } catch (const Error& e) {
+    record(false, e.what());
+    throw Error(e.code(),
+                operation_ + ": " + action + " on " + node.address().name + " failed: " + e.what());
+  }
+}
+
+}  // namespace pgha
+
+#endif  // PGHA_HA_CLUSTER_RUN_HPP

@@ -1,0 +1,81 @@
+// A simulated PostgreSQL cluster for the ha layer's unit tests: nodes with timelines, WAL
+// ends, standby configuration and streaming, reached through NodeControl like real ones.
+#ifndef PGHA_TESTS_FAKE_NODE_HPP
+#define PGHA_TESTS_FAKE_NODE_HPP
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "pgha/cluster.hpp"
+
+namespace pgha::test {
+
+/// One simulated server.
+struct FakePg {
+  bool running = false;
+  bool standby = false;  // standby configuration present
+  std::string upstream;  // the node it follows
+  TimelineId timeline = 1;
+  Lsn end{0x3000028};                       // end of WAL
+  std::map<TimelineId, Lsn> switch_points;  // ancestors: timeline -> where it ended
+  bool reachable = true;
+  int pulled = 0;  // WAL files copied into it
+  int rewinds = 0;
+  std::string lease;  // holder of its operation lease
+  std::string lease_operation;
+};
+
+class FakeWorld;
+
+/// NodeControl over a FakePg of a FakeWorld.
+class FakeNode : public NodeControl {
+ public:
+  FakeNode(FakeWorld& world, std::string name);
+  const NodeAddress& address() const override { return address_; }
+  NodeState State() override;
+  NodeFacts Facts() override;
+  void Stop(StopMode mode) override;
+  void StartMaster() override;
+  void StartSlave(const NodeAddress& upstream) override;
+  void StartCurrent() override;
+  void Promote() override;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) override;
+  std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
+  void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
+  void Rewind(const NodeAddress& source) override;
+  std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
+                                     std::chrono::milliseconds ttl) override;
+  void Unlock(const std::string& holder) override;
+
+ private:
+  FakePg& pg();
+  FakeWorld& world_;
+  NodeAddress address_;
+};
+
+/// The simulated servers and the streaming between them.
+class FakeWorld {
+ public:
+  FakePg& operator[](const std::string& name) { return nodes_[name]; }
+  /// Streams: every running standby whose WAL is on its running upstream's history takes
+  /// the upstream's timeline and end of WAL.
+  void Tick();
+  /// True when `name` is a running standby receiving from its upstream.
+  bool Streaming(const std::string& name);
+  /// How many running standbys stream from `name`.
+  int StreamingStandbysOf(const std::string& name);
+  /// A write on a running primary: its end of WAL moves, its standbys follow.
+  void Write(const std::string& name, std::uint64_t bytes);
+  /// The answer `validLsn` gives on node `on` for (timeline, lsn).
+  int ValidCode(const std::string& on, TimelineId timeline, Lsn lsn);
+  /// A cluster seen from `local`, with the others as peers.
+  Cluster MakeCluster(const std::string& local, const std::vector<std::string>& peers);
+
+ private:
+  std::map<std::string, FakePg> nodes_;
+};
+
+}  // namespace pgha::test
+
+#endif  // PGHA_TESTS_FAKE_NODE_HPP
