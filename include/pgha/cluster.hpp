@@ -19,6 +19,7 @@
 #include "pgha/export.hpp"
 #include "pgha/lsn.hpp"
 #include "pgha/node_state.hpp"
+#include "pgha/stop_mode.hpp"
 #include "pgha/wal_file.hpp"
 
 namespace pgha {
@@ -54,9 +55,6 @@ struct WalFileRef {
   std::string name;
   std::string md5;
 };
-
-/// How a node is stopped (pg_ctl's modes).
-enum class StopMode { kSmart, kFast, kImmediate };
 
 /// One node's primitives. Implementations throw pgha::Error (kPeerUnreachable when the node's
 /// agent cannot be reached). Each call returns when its effect is observed.

@@ -246,6 +246,96 @@ PGHA_C_API const char* pgha_node_state_name(int state);
 /* The state named by the seed's spelling. */
 PGHA_C_API int pgha_node_state_parse(const char* name, pgha_node_state* out);
 
+/* ---- WAL catalogue (pg_wal: WAL content, MD5, catch-up sets, uploads, validLsn) ------- */
+
+/* A catalogue of one pg_wal directory; it caches MD5s by (name, size, mtime, inode). */
+typedef struct pgha_wal_catalog pgha_wal_catalog;
+/* A list of catalogue files, owned by the caller; its strings belong to it. */
+typedef struct pgha_wal_file_list pgha_wal_file_list;
+
+typedef struct pgha_wal_catalog_options {
+  int version;           /* PGHA_STRUCT_VERSION */
+  uint32_t segment_size; /* 0 means 16 MiB */
+  int check_system_identifier;
+  uint64_t system_identifier; /* with check_system_identifier: uploads must carry it */
+  int expected_major;         /* 10..18; 0: learn the WAL magic from an existing segment */
+} pgha_wal_catalog_options;
+
+typedef struct pgha_wal_file_info {
+  int version;      /* PGHA_STRUCT_VERSION */
+  const char* name; /* e.g. "000000040000000000000039"; owned by the list */
+  pgha_wal_file_kind kind;
+  uint32_t timeline;
+  uint64_t segment; /* segment number; 0 for history files */
+  uint64_t size;
+  int64_t mtime_ns;
+  const char* md5; /* 32 lower-case hex digits, "" when not computed; owned by the list */
+} pgha_wal_file_info;
+
+/* The seed's validLsn codes. */
+typedef enum pgha_valid_lsn_code {
+  PGHA_VALID_LSN_VALID = 0,        /* at a record boundary on this node's history */
+  PGHA_VALID_LSN_FILE_MISSING = 1, /* a WAL file from the LSN to the end of WAL is missing */
+  PGHA_VALID_LSN_MID_RECORD = 2,   /* not at a record boundary */
+  PGHA_VALID_LSN_NO_ENTRY = 3,     /* beyond the end of WAL, or timeline not in the history */
+  PGHA_VALID_LSN_DIVERGED = 4      /* older timeline of the history, past its switch point */
+} pgha_valid_lsn_code;
+
+typedef struct pgha_valid_lsn_result {
+  int version; /* PGHA_STRUCT_VERSION */
+  pgha_valid_lsn_code code;
+  uint64_t cnt;  /* code 0: WAL records from the LSN to the end of WAL */
+  char msg[256]; /* "Valid lsn", or what failed (truncated to fit) */
+} pgha_valid_lsn_result;
+
+/* Opens a catalogue of `pg_wal_dir`; options may be NULL (16 MiB segments, identity learned
+ * from pg_wal). *out is the caller's. The handle is thread-safe. */
+PGHA_C_API int pgha_wal_catalog_open(const char* pg_wal_dir,
+                                     const pgha_wal_catalog_options* options,
+                                     pgha_wal_catalog** out);
+PGHA_C_API void pgha_wal_catalog_free(pgha_wal_catalog* catalog);
+/* Files hashed so far (each unchanged file is hashed once). */
+PGHA_C_API uint64_t pgha_wal_catalog_hashes_computed(const pgha_wal_catalog* catalog);
+
+/* The WAL content of pg_wal for a node whose history is `history` (NULL: timeline 1) and whose
+ * end of WAL is `end_of_wal`: history files, segments and partials in the order PostgreSQL
+ * needs them, without recycled segments. with_md5 0 leaves md5 "". *out is the caller's. */
+PGHA_C_API int pgha_wal_catalog_list(pgha_wal_catalog* catalog,
+                                     const pgha_timeline_history* history, uint64_t end_of_wal,
+                                     int with_md5, pgha_wal_file_list** out);
+/* The files, with MD5, a node at (timeline, lsn) needs to reach end_of_wal. PGHA_E_NOT_FOUND:
+ * timeline not in the history, or a needed file missing; PGHA_E_WRONG_STATE: diverged or
+ * ahead. *out is the caller's. */
+PGHA_C_API int pgha_wal_catalog_from(pgha_wal_catalog* catalog, uint32_t timeline, uint64_t lsn,
+                                     const pgha_timeline_history* history, uint64_t end_of_wal,
+                                     pgha_wal_file_list** out);
+/* pgha_wal_catalog_from for the start of the segment `wal_file_name` names. */
+PGHA_C_API int pgha_wal_catalog_from_file(pgha_wal_catalog* catalog, const char* wal_file_name,
+                                          const pgha_timeline_history* history, uint64_t end_of_wal,
+                                          pgha_wal_file_list** out);
+PGHA_C_API void pgha_wal_file_list_free(pgha_wal_file_list* list);
+/* Number of files in the list (0 for NULL). */
+PGHA_C_API size_t pgha_wal_file_list_count(const pgha_wal_file_list* list);
+/* File i (0-based) of the list, or NULL when out of range. Owned by the list. */
+PGHA_C_API const pgha_wal_file_info* pgha_wal_file_list_at(const pgha_wal_file_list* list,
+                                                           size_t i);
+
+/* The full path of a segment, partial or history file for download, after checking the name
+ * with the WAL-name grammar; written into buf. PGHA_E_NOT_FOUND when absent. */
+PGHA_C_API int pgha_wal_catalog_path_for(pgha_wal_catalog* catalog, const char* name, char* buf,
+                                         size_t bufsize);
+/* Installs `len` bytes as pg_wal/`name` (segment, partial or history file): checked (size,
+ * page header of this cluster, history text, expected_md5 unless NULL), fsynced, renamed into
+ * place. An identical existing file sets *already_present (may be NULL) to 1; a different one
+ * is PGHA_E_CONFLICT. On failure nothing is left in pg_wal. */
+PGHA_C_API int pgha_wal_catalog_install(pgha_wal_catalog* catalog, const char* name,
+                                        const void* data, size_t len, const char* expected_md5,
+                                        int* already_present);
+/* The seed's validLsn for a node at (timeline, lsn) against this node's WAL. */
+PGHA_C_API int pgha_wal_catalog_valid_lsn(pgha_wal_catalog* catalog, uint32_t timeline,
+                                          uint64_t lsn, const pgha_timeline_history* history,
+                                          uint64_t end_of_wal, pgha_valid_lsn_result* out);
+
 #ifdef __cplusplus
 }
 #endif

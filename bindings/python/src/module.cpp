@@ -68,6 +68,8 @@ PYBIND11_MODULE(_pgha, m) {
   BindSlotState(m);
   BindWalScan(m);
   BindNodeState(m);
+  BindInstance(m);
+  BindWalCatalog(m);
   m.def(
       "crc32c",
       [](const pb::bytes& data) {

@@ -1,0 +1,199 @@
+// pgha::Instance: observations (state, LSNs, control data, timeline history).
+#include <algorithm>
+#include <cstdio>
+
+#include "fs.hpp"
+#include "instance_internal.hpp"
+#include "pgha/instance.hpp"
+#include "pgha/wal_scan.hpp"
+
+namespace pgha {
+
+namespace {
+
+using OptText = std::optional<std::string>;
+
+Lsn LsnOf(const OptText& text) {
+  return text ? Lsn::Parse(*text) : Lsn();
+}
+
+std::uint32_t U32Of(const OptText& text) {
+  if (!text || text->empty() || text->size() > 10) return 0;
+  std::uint64_t v = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v > 0xFFFFFFFFu ? 0 : static_cast<std::uint32_t>(v);
+}
+
+// The timeline in the first 8 hex digits of a WAL file name.
+TimelineId TimelineOfWalName(const OptText& name) {
+  if (!name || name->size() < 24) return 0;
+  auto parsed = WalFileName::TryParse(name->substr(0, 24));
+  return parsed ? parsed.value().timeline : 0;
+}
+
+void ObserveStandby(pg::PqSession& s, InstanceObservation& ob) {
+  const char* flushed = ob.server_version >= 130000 ? "flushed_lsn" : "received_lsn";
+  const char* sender = ob.server_version >= 110000 ? "sender_host, sender_port" : "NULL, NULL";
+  auto rows = s.Query(std::string("SELECT status, ") + sender + ", received_tli, " + flushed +
+                      " FROM pg_stat_wal_receiver");
+  if (!rows.empty() && rows[0][0]) {
+    const auto& r = rows[0];
+    ob.receiver = WalReceiverStatus{*r[0], r[1].value_or(""), static_cast<int>(U32Of(r[2])),
+                                    U32Of(r[3]), LsnOf(r[4])};
+  }
+  auto lsns = s.Query("SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()");
+  ob.receive_lsn = LsnOf(lsns[0][0]);
+  ob.replay_lsn = LsnOf(lsns[0][1]);
+  if (ob.receiver && ob.receiver->received_timeline) {
+    ob.timeline = ob.receiver->received_timeline;
+  } else {
+    auto t = s.Query(
+        "SELECT c.timeline_id, r.min_recovery_end_timeline "
+        "FROM pg_control_checkpoint() c, pg_control_recovery() r");
+    ob.timeline = std::max(U32Of(t[0][0]), U32Of(t[0][1]));
+  }
+}
+
+void ObservePrimary(pg::PqSession& s, InstanceObservation& ob) {
+  auto r = s.Query(
+      "SELECT pg_current_wal_lsn(), pg_current_wal_flush_lsn(), "
+      "pg_walfile_name(pg_current_wal_lsn())");
+  ob.current_lsn = LsnOf(r[0][0]);
+  ob.flush_lsn = LsnOf(r[0][1]);
+  ob.timeline = TimelineOfWalName(r[0][2]);
+}
+
+void ObserveSenders(pg::PqSession& s, InstanceObservation& ob) {
+  auto rows = s.Query(
+      "SELECT application_name, client_addr::text, state, sent_lsn, write_lsn, "
+      "flush_lsn, replay_lsn, sync_state FROM pg_stat_replication ORDER BY pid");
+  for (const auto& r : rows) {
+    ob.standbys.push_back(StreamingStandby{r[0].value_or(""), r[1].value_or(""), r[2].value_or(""),
+                                           LsnOf(r[3]), LsnOf(r[4]), LsnOf(r[5]), LsnOf(r[6]),
+                                           r[7].value_or("")});
+  }
+}
+
+NodeObservation Seen(const InstanceObservation& ob) {
+  NodeObservation seen;
+  seen.running = ob.running;
+  seen.in_recovery = ob.in_recovery;
+  seen.receiver_streaming = ob.receiver && ob.receiver->status == "streaming";
+  seen.streaming_standbys = static_cast<int>(
+      std::count_if(ob.standbys.begin(), ob.standbys.end(),
+                    [](const StreamingStandby& s) { return s.state == "streaming"; }));
+  return seen;
+}
+
+std::string HistoryPath(const Instance& in, TimelineId tli) {
+  return inst::DataPath(in, "pg_wal/" + WalFileName::History(tli).ToString());
+}
+
+TimelineHistory ReadHistory(const Instance& in, TimelineId tli) {
+  if (tli <= 1) return TimelineHistory(1);
+  std::string path = HistoryPath(in, tli);
+  if (!fs::Exists(path))
+    throw Error(ErrorCode::kNotFound,
+                "timeline " + std::to_string(tli) + " has no history file \"" + path + "\"");
+  return TimelineHistory::Read(path, tli);
+}
+
+LsnFacts StoppedLsnFacts(const Instance& in) {
+  ::pgha::ControlData cd = in.ReadControlData();
+  LsnFacts f;
+  f.checkpoint = cd.checkpoint;
+  f.redo = cd.redo;
+  f.timeline = cd.CurrentTimeline();
+  WalScanOptions scan;
+  scan.start = cd.redo;
+  scan.segment_size = cd.wal_segment_size;
+  scan.system_identifier = cd.system_identifier;
+  f.last_lsn =
+      ScanWalDirectory(inst::DataPath(in, "pg_wal"), ReadHistory(in, f.timeline), scan).end;
+  f.wal_file = WalSegmentFileName(f.timeline, f.last_lsn, cd.wal_segment_size);
+  return f;
+}
+
+}  // namespace
+
+namespace inst {
+
+TimelineId CurrentTimeline(const Instance& in) {
+  InstanceObservation ob = in.Observe();
+  if (ob.accepting_connections) return ob.timeline;
+  return in.ReadControlData().CurrentTimeline();
+}
+
+}  // namespace inst
+
+InstanceObservation Instance::Observe() const {
+  InstanceObservation ob;
+  if (!inst::LivePostmaster(*this)) return ob;
+  ob.running = true;
+  std::optional<pg::PqSession> s;
+  try {
+    s.emplace(inst::Connect(*this));
+  } catch (const pg::PostgresError& e) {
+    if (e.sqlstate() != "57P03") throw;
+    ob.in_recovery = true;  // starting up, not yet consistent, or shutting down
+    ob.state = DeriveNodeState(Seen(ob));
+    return ob;
+  }
+  ob.accepting_connections = true;
+  ob.server_version = s->ServerVersion();
+  ob.in_recovery = s->QueryValue("SELECT pg_is_in_recovery()") == "t";
+  if (ob.in_recovery) {
+    ObserveStandby(*s, ob);
+  } else {
+    ObservePrimary(*s, ob);
+  }
+  ObserveSenders(*s, ob);
+  ob.state = DeriveNodeState(Seen(ob));
+  return ob;
+}
+
+NodeState Instance::State() const {
+  return Observe().state;
+}
+
+bool Instance::InRecovery() const {
+  inst::RequireRunning(*this, "in_recovery");
+  return inst::Connect(*this).QueryValue("SELECT pg_is_in_recovery()") == "t";
+}
+
+::pgha::ControlData Instance::ReadControlData() const {
+  auto cmd = inst::PgCommand(*this, {binaries_.Program("pg_controldata"), "-D", options_.data_dir},
+                             inst::DeadlineOf(*this, std::nullopt));
+  return ::pgha::ControlData::Parse(process::RunChecked(cmd, "pg_controldata").out);
+}
+
+LsnFacts Instance::ReadLsnFacts() const {
+  if (!inst::LivePostmaster(*this)) return StoppedLsnFacts(*this);
+  InstanceObservation ob = Observe();
+  if (!ob.accepting_connections) return StoppedLsnFacts(*this);  // pg_control + WAL on disk
+  auto s = inst::Connect(*this);
+  auto r = s.Query(
+      "SELECT c.checkpoint_lsn, c.redo_lsn, i.bytes_per_wal_segment "
+      "FROM pg_control_checkpoint() c, pg_control_init() i");
+  LsnFacts f;
+  f.checkpoint = LsnOf(r[0][0]);
+  f.redo = LsnOf(r[0][1]);
+  std::uint32_t segment_size = U32Of(r[0][2]);
+  f.timeline = ob.timeline;
+  f.last_lsn = ob.in_recovery ? std::max(ob.receive_lsn, ob.replay_lsn) : ob.flush_lsn;
+  f.wal_file = WalSegmentFileName(f.timeline, f.last_lsn, segment_size);
+  return f;
+}
+
+TimelineHistory Instance::History() const {
+  return ReadHistory(*this, inst::CurrentTimeline(*this));
+}
+
+Lsn Instance::EndOfWal() const {
+  return ReadLsnFacts().last_lsn;
+}
+
+}  // namespace pgha

@@ -1,0 +1,229 @@
+// pgha::Instance: standby configuration, physical slots, Sync (pg_basebackup), Rewind.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "conninfo.hpp"
+#include "fs.hpp"
+#include "instance_internal.hpp"
+#include "pgha/instance.hpp"
+#include "standby_config.hpp"
+
+namespace pgha {
+
+namespace {
+
+constexpr std::chrono::hours kDefaultSyncTimeout{1};
+
+[[noreturn]] void IoFailure(const std::string& what, const std::string& path, int err) {
+  throw Error(ErrorCode::kIo, what + " \"" + path + "\": " + std::strerror(err));
+}
+
+void EnsureInclude(const Instance& in) {
+  std::string path = inst::DataPath(in, "postgresql.conf");
+  auto conf = fs::ReadFileIfExists(path);
+  if (!conf) throw Error(ErrorCode::kNotFound, "\"" + path + "\" does not exist");
+  if (!pg::HasPghaInclude(*conf)) fs::WriteFileAtomic(path, pg::AppendPghaInclude(*conf));
+}
+
+void ReloadIfRunning(const Instance& in) {
+  if (in.binaries().major < 13 || !in.IsRunning()) return;
+  try {
+    inst::Connect(in).Query("SELECT pg_reload_conf()");
+  } catch (const pg::PostgresError& e) {
+    if (e.sqlstate() != "57P03") throw;  // not accepting connections yet: it reads the files later
+  }
+}
+
+// A directory next to `data`, e.g. /srv/.data.pgha-sync-1234.
+std::string Sibling(const std::string& data, const std::string& tag) {
+  std::string parent = fs::DirName(data);
+  std::string base = data.substr(data.find_last_of('/') + 1);
+  return parent + "/." + base + ".pgha-" + tag + "-" + std::to_string(::getpid());
+}
+
+void MakeBackupDirectory(const Instance& in, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (::mkdir(dir.c_str(), 0700) != 0) IoFailure("cannot create", dir, errno);
+  if (auto user = process::RunAsIfRoot(in.options().os_user))
+    fs::ChownIfRoot(dir, fs::Owner{user->uid, user->gid});
+}
+
+// Puts the complete backup `tmp` in place of `data`; an old `data` is removed only after.
+void SwapIntoPlace(const std::string& tmp, const std::string& data, bool had_data) {
+  std::string old = Sibling(data, "old");
+  std::error_code ec;
+  if (had_data) {
+    std::filesystem::remove_all(old, ec);
+    if (::rename(data.c_str(), old.c_str()) != 0) IoFailure("cannot move aside", data, errno);
+  }
+  if (::rename(tmp.c_str(), data.c_str()) != 0) {
+    int err = errno;
+    if (had_data) ::rename(old.c_str(), data.c_str());
+    IoFailure("cannot rename the base backup onto", data, err);
+  }
+  fs::FsyncPath(fs::DirName(data));
+  if (had_data) std::filesystem::remove_all(old, ec);
+}
+
+// pg_basebackup of `o`'s source into `dir`: WAL streamed alongside, a fast checkpoint.
+process::Command BaseBackupCommand(const Instance& in, const SyncOptions& o,
+                                   const std::string& dir) {
+  std::vector<std::string> argv{in.binaries().Program("pg_basebackup"),
+                                "-D",
+                                dir,
+                                "-X",
+                                "stream",
+                                "-c",
+                                "fast",
+                                "-h",
+                                o.source_host,
+                                "-p",
+                                std::to_string(o.source_port),
+                                "-U",
+                                o.user,
+                                "--no-password"};
+  if (!o.slot_name.empty()) argv.insert(argv.end(), {"-S", o.slot_name});
+  auto cmd = inst::PgCommand(in, std::move(argv),
+                             inst::Clock::now() + o.timeout.value_or(kDefaultSyncTimeout));
+  cmd.env.emplace_back("PGCONNECT_TIMEOUT", "10");
+  cmd.env.emplace_back("PGAPPNAME", "pgha_sync");
+  if (!o.password.empty()) cmd.env.emplace_back("PGPASSWORD", o.password);
+  return cmd;
+}
+
+void CheckRewindSource(const RewindSource& src) {
+  pg::CheckHost(src.host, "rewind source host");
+  pg::CheckPort(src.port, "rewind source port");
+  pg::CheckRoleName(src.user, "rewind source user");
+  pg::CheckRoleName(src.dbname, "rewind source dbname");
+  pg::CheckPrintable(src.password, "rewind source password");
+}
+
+// CHECKPOINT on the source, so that its pg_control shows its current timeline. A role that
+// may not checkpoint (or a standby source) leaves it to pg_rewind.
+void CheckpointSource(const RewindSource& src) {
+  try {
+    pg::ConnectParams p{src.host, src.port, src.user, src.password, src.dbname, "pgha_rewind"};
+    pg::PqSession::Connect(p).Query("CHECKPOINT");
+  } catch (const pg::PostgresError& e) {
+    if (e.sqlstate() != "42501" && e.sqlstate() != "25006") throw;
+  }
+}
+
+}  // namespace
+
+void Instance::WriteStandbyConfig(const StandbyConfig& config) {
+  inst::RequireDataDirectory(*this);
+  if (binaries_.major >= 12) {
+    std::string path = inst::DataPath(*this, pg::kPghaConf);
+    std::string text = pg::RenderPghaConf(config, fs::ReadFileIfExists(path).value_or(""));
+    EnsureInclude(*this);
+    fs::WriteFileAtomic(path, text);
+    fs::WriteFileAtomic(inst::DataPath(*this, "standby.signal"), "");
+  } else {
+    fs::WriteFileAtomic(inst::DataPath(*this, "recovery.conf"), pg::RenderRecoveryConf(config));
+  }
+  ReloadIfRunning(*this);
+}
+
+void Instance::RemoveStandbyConfig() {
+  for (const char* f : {"standby.signal", "recovery.signal", "recovery.conf"})
+    fs::RemoveDurable(inst::DataPath(*this, f));
+  std::string path = inst::DataPath(*this, pg::kPghaConf);
+  if (auto text = fs::ReadFileIfExists(path))
+    fs::WriteFileAtomic(path, pg::StripStandbySettings(*text));
+}
+
+bool Instance::HasStandbyConfig() const {
+  return fs::Exists(
+      inst::DataPath(*this, binaries_.major >= 12 ? "standby.signal" : "recovery.conf"));
+}
+
+void Instance::EnsurePhysicalSlot(const std::string& name) {
+  pg::CheckSlotName(name);
+  inst::RequireRunning(*this, "ensure physical slot");
+  auto s = inst::Connect(*this);
+  auto rows = s.Query("SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1", {name});
+  if (!rows.empty()) {
+    if (rows.front().front() != "physical")
+      throw Error(ErrorCode::kConflict, "slot \"" + name + "\" exists and is not physical");
+    return;
+  }
+  try {
+    s.Query("SELECT pg_create_physical_replication_slot($1, true)", {name});
+  } catch (const pg::PostgresError& e) {
+    if (e.sqlstate() != "42710") throw;  // created meanwhile
+  }
+}
+
+void Instance::Sync(const SyncOptions& o) {
+  StandbyConfig standby{o.source_host,      o.source_port, o.user,       o.password,
+                        o.application_name, o.slot_name,   o.apply_delay};
+  pg::StandbySettings(standby);  // every value checked before anything is touched
+  const std::string& data = options_.data_dir;
+  if (auto pid = inst::LivePostmaster(*this))
+    throw Error(ErrorCode::kWrongState, "sync: a postmaster (pid " + std::to_string(*pid) +
+                                            ") runs on \"" + data + "\" HINT: stop it first");
+  std::error_code ec;
+  bool had_data = std::filesystem::exists(data, ec);
+  if (had_data && !std::filesystem::is_empty(data, ec) && !o.replace)
+    throw Error(ErrorCode::kWrongState, "sync: data directory \"" + data +
+                                            "\" is not empty HINT: pass replace to overwrite it");
+  std::string tmp = Sibling(data, "sync");
+  process::Command cmd = BaseBackupCommand(*this, o, tmp);
+  MakeBackupDirectory(*this, tmp);
+  try {
+    process::RunChecked(
+        cmd, "pg_basebackup from " + o.source_host + ":" + std::to_string(o.source_port));
+    SwapIntoPlace(tmp, data, had_data);
+  } catch (...) {
+    std::filesystem::remove_all(tmp, ec);
+    throw;
+  }
+  WriteStandbyConfig(standby);
+}
+
+void Instance::Rewind(const RewindSource& src, Timeout timeout) {
+  auto deadline = inst::DeadlineOf(*this, timeout);
+  CheckRewindSource(src);
+  if (auto pid = inst::LivePostmaster(*this))
+    throw Error(ErrorCode::kWrongState, "rewind: a postmaster (pid " + std::to_string(*pid) +
+                                            ") runs on \"" + options_.data_dir +
+                                            "\" HINT: stop it first");
+  ::pgha::ControlData cd = ReadControlData();
+  if (!cd.CleanlyShutDown())
+    throw Error(ErrorCode::kWrongState,
+                "rewind: \"" + options_.data_dir + "\" was not shut down cleanly (state \"" +
+                    std::string(ClusterStateName(cd.state)) +
+                    "\") HINT: start it as a standby (WriteStandbyConfig, Start) and stop it "
+                    "with mode fast, then rewind");
+  // pg_rewind before 16 reads the source's timeline from its last checkpoint (§2.3).
+  if (binaries_.major <= 15) CheckpointSource(src);
+  std::string conninfo = pg::BuildConninfo({{"host", src.host},
+                                            {"port", std::to_string(src.port)},
+                                            {"user", src.user},
+                                            {"dbname", src.dbname},
+                                            {"connect_timeout", "10"}});
+  auto cmd =
+      inst::PgCommand(*this,
+                      {binaries_.Program("pg_rewind"), "--target-pgdata=" + options_.data_dir,
+                       "--source-server=" + conninfo},
+                      deadline);
+  if (!src.password.empty()) cmd.env.emplace_back("PGPASSWORD", src.password);
+  process::RunChecked(cmd, "pg_rewind from " + src.host + ":" + std::to_string(src.port));
+  // Never let the rewound node come up as a second primary.
+  if (!HasStandbyConfig()) {
+    if (binaries_.major >= 12) {
+      fs::WriteFileAtomic(inst::DataPath(*this, "standby.signal"), "");
+    } else {
+      fs::WriteFileAtomic(inst::DataPath(*this, "recovery.conf"), "standby_mode = 'on'\n");
+    }
+  }
+}
+
+}  // namespace pgha

@@ -1,0 +1,44 @@
+// What Init writes (pg_hba.conf, the postgresql.conf essentials) and what pgha reads from a
+// running server's directory (postmaster.pid) (private).
+#ifndef PGHA_POSTGRES_SERVER_FILES_HPP
+#define PGHA_POSTGRES_SERVER_FILES_HPP
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pgha/instance.hpp"
+
+namespace pgha::pg {
+
+/// pg_hba.conf after the seed's sample: trust on the local socket and loopback only (as the
+/// seed has it), REPLICATE_USER's replication from SUBNET/MASK and everything else from
+/// anywhere with scram-sha-256 (the seed's md5 is deprecated). Throws Error(kBadInput) for a
+/// bad SUBNET, MASK or role name.
+std::string RenderPgHba(const InitOptions& options);
+
+/// The block Init appends to postgresql.conf: wal_level, max_wal_senders,
+/// max_replication_slots, hot_standby, hot_standby_feedback, wal_log_hints, wal_keep_size
+/// (13+) or wal_keep_segments (10-12), password_encryption, `options.settings`, and last the
+/// include of pgha.conf. Throws Error(kBadInput) for a bad setting name or value.
+std::string RenderServerSettings(const InitOptions& options, int major);
+
+/// The lines of postmaster.pid pgha uses (utils/pidfile.h, PostgreSQL 10+).
+struct PostmasterPidFile {
+  pid_t pid = 0;            ///< line 1 (a negative pid, a standalone backend, is kept as is)
+  std::string data_dir;     ///< line 2
+  int port = 0;             ///< line 4 (0 when missing)
+  std::string socket_dir;   ///< line 5
+  std::string listen_addr;  ///< line 6
+  std::string status;       ///< line 8, trimmed: "starting", "stopping", "ready", "standby", ""
+};
+
+/// Parses postmaster.pid text. nullopt when line 1 is not a non-zero decimal pid or line 2
+/// is missing (a file being written, or not a pid file); later lines are optional.
+std::optional<PostmasterPidFile> ParsePostmasterPid(std::string_view text);
+
+}  // namespace pgha::pg
+
+#endif  // PGHA_POSTGRES_SERVER_FILES_HPP

@@ -1,0 +1,126 @@
+#include "standby_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "conninfo.hpp"
+
+namespace pgha::pg {
+
+namespace {
+
+constexpr const char* kHeader =
+    "# Standby settings written by pgha; pgha rewrites this file, do not edit it.\n";
+constexpr const char* kStandbyParameters[] = {"primary_conninfo", "primary_slot_name",
+                                              "recovery_target_timeline",
+                                              "recovery_min_apply_delay", "standby_mode"};
+
+std::string_view TrimLeft(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+// The parameter a configuration line sets, lower case ("" for blank and comment lines).
+std::string ParameterOf(std::string_view line) {
+  line = TrimLeft(line);
+  std::string name;
+  for (char c : line) {
+    if (c == ' ' || c == '\t' || c == '=' || c == '#' || c == '\r') break;
+    name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    fn(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+}
+
+std::string Render(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::string out;
+  for (const auto& [name, value] : settings) out += name + " = " + value + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string PrimaryConninfo(const StandbyConfig& c) {
+  return BuildConninfo({{"host", c.primary_host},
+                        {"port", std::to_string(c.primary_port)},
+                        {"user", c.user},
+                        {"password", c.password},
+                        {"application_name", c.application_name}});
+}
+
+std::vector<std::pair<std::string, std::string>> StandbySettings(const StandbyConfig& c) {
+  CheckHost(c.primary_host, "primary host");
+  CheckPort(c.primary_port, "primary port");
+  CheckRoleName(c.user, "replication user");
+  CheckPrintable(c.password, "replication password");
+  CheckPrintable(c.application_name, "application name", 63);
+  std::vector<std::pair<std::string, std::string>> settings{
+      {"primary_conninfo", QuoteGucString(PrimaryConninfo(c))}};
+  if (!c.slot_name.empty()) {
+    CheckSlotName(c.slot_name);
+    settings.emplace_back("primary_slot_name", QuoteGucString(c.slot_name));
+  }
+  settings.emplace_back("recovery_target_timeline", QuoteGucString("latest"));
+  if (!c.apply_delay.empty()) {
+    CheckApplyDelay(c.apply_delay);
+    settings.emplace_back("recovery_min_apply_delay", QuoteGucString(c.apply_delay));
+  }
+  return settings;
+}
+
+std::string RenderPghaConf(const StandbyConfig& config, std::string_view existing) {
+  auto settings = StandbySettings(config);
+  return kHeader + StripStandbySettings(existing) + Render(settings);
+}
+
+std::string RenderRecoveryConf(const StandbyConfig& config) {
+  auto settings = StandbySettings(config);
+  settings.insert(settings.begin(), {"standby_mode", QuoteGucString("on")});
+  return kHeader + Render(settings);
+}
+
+std::string StripStandbySettings(std::string_view text) {
+  std::string out;
+  std::string_view header(kHeader);
+  header.remove_suffix(1);
+  ForEachLine(text, [&](std::string_view line) {
+    if (TrimLeft(line).empty() || line == header) return;
+    std::string name = ParameterOf(line);
+    if (std::find(std::begin(kStandbyParameters), std::end(kStandbyParameters), name) !=
+        std::end(kStandbyParameters))
+      return;
+    out.append(line);
+    out += '\n';
+  });
+  return out;
+}
+
+bool HasPghaInclude(std::string_view conf) {
+  bool found = false;
+  ForEachLine(conf, [&](std::string_view line) {
+    std::string name = ParameterOf(line);
+    if (name != "include_if_exists" && name != "include") return;
+    std::string_view rest = TrimLeft(TrimLeft(line).substr(name.size()));
+    if (!rest.empty() && rest.front() == '=') rest = TrimLeft(rest.substr(1));
+    if (rest.substr(0, 11) == "'pgha.conf'") found = true;
+  });
+  return found;
+}
+
+std::string AppendPghaInclude(std::string_view conf) {
+  std::string out(conf);
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  return out + "# Standby settings written by pgha (must stay the last line):\n" + kPghaInclude +
+         "\n";
+}
+
+}  // namespace pgha::pg

@@ -1,0 +1,320 @@
+// Quoting of conninfo and postgresql.conf values, standby configuration files, pg_hba.conf.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "conninfo.hpp"
+#include "pgha/error.hpp"
+#include "pgha/instance.hpp"
+#include "server_files.hpp"
+#include "standby_config.hpp"
+
+using pgha::ErrorCode;
+
+namespace {
+
+// Reads one quoted postgresql.conf string the way GUC_scanstr does: '' and \x escapes.
+std::string UnquoteGuc(const std::string& quoted) {
+  REQUIRE(quoted.size() >= 2);
+  REQUIRE(quoted.front() == '\'');
+  REQUIRE(quoted.back() == '\'');
+  std::string out;
+  for (std::size_t i = 1; i + 1 < quoted.size(); ++i) {
+    char c = quoted[i];
+    if (c == '\'') {
+      REQUIRE(quoted[i + 1] == '\'');  // a lone quote would end the literal early
+      out += '\'';
+      ++i;
+    } else if (c == '\\') {
+      out += quoted[++i];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Parses a libpq conninfo string of key='value' pairs (conninfo_parse's quoting rules).
+std::map<std::string, std::string> ParseConninfo(const std::string& text) {
+  std::map<std::string, std::string> kv;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && text[i] == ' ') ++i;
+    std::size_t eq = text.find('=', i);
+    REQUIRE(eq != std::string::npos);
+    std::string key = text.substr(i, eq - i);
+    i = eq + 1;
+    REQUIRE(text[i] == '\'');
+    std::string value;
+    for (++i; i < text.size() && text[i] != '\''; ++i)
+      value += text[i] == '\\' ? text[++i] : text[i];
+    REQUIRE(i < text.size());
+    ++i;
+    kv[key] = value;
+  }
+  return kv;
+}
+
+std::map<std::string, std::string> Settings(const std::string& file) {
+  std::map<std::string, std::string> s;
+  std::size_t pos = 0;
+  while (pos < file.size()) {
+    std::size_t nl = file.find('\n', pos);
+    std::string line = file.substr(pos, nl - pos);
+    pos = nl == std::string::npos ? file.size() : nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t eq = line.find(" = ");
+    REQUIRE(eq != std::string::npos);
+    CHECK(s.count(line.substr(0, eq)) == 0);
+    s[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return s;
+}
+
+pgha::StandbyConfig Config() {
+  pgha::StandbyConfig c;
+  c.primary_host = "10.0.0.5";
+  c.primary_port = 5433;
+  c.user = "replicate";
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("Conninfo and postgresql.conf quoting round-trip any printable value") {
+  for (std::string v : {"plain", "it's", "back\\slash", "\\'", "''", "a b=c", "\\\\'x'\\",
+                        "trailing\\", "ünïcödé"}) {
+    CAPTURE(v);
+    CHECK(UnquoteGuc(pgha::pg::QuoteGucString(v)) == v);
+    auto kv = ParseConninfo("k=" + pgha::pg::QuoteConninfoValue(v));
+    CHECK(kv["k"] == v);
+    // Both layers, as primary_conninfo is written.
+    std::string conninfo = pgha::pg::BuildConninfo({{"host", "h"}, {"password", v}});
+    CHECK(ParseConninfo(UnquoteGuc(pgha::pg::QuoteGucString(conninfo)))["password"] == v);
+  }
+  CHECK(pgha::pg::QuoteConninfoValue("it's") == "'it\\'s'");
+  CHECK(pgha::pg::QuoteGucString("it's a\\b") == "'it''s a\\\\b'");
+  CHECK(pgha::pg::BuildConninfo({{"host", "h"}, {"password", ""}, {"port", "1"}}) ==
+        "host='h' port='1'");
+}
+
+TEST_CASE("Standby settings for PostgreSQL 12+ go to pgha.conf") {
+  auto c = Config();
+  c.password = "s3cr'et\\";
+  c.application_name = "node2";
+  c.slot_name = "node2_slot";
+  c.apply_delay = "5min";
+  auto s = Settings(pgha::pg::RenderPghaConf(c));
+  CHECK(s.size() == 4);
+  auto kv = ParseConninfo(UnquoteGuc(s["primary_conninfo"]));
+  CHECK(kv == std::map<std::string, std::string>{{"host", "10.0.0.5"},
+                                                 {"port", "5433"},
+                                                 {"user", "replicate"},
+                                                 {"password", "s3cr'et\\"},
+                                                 {"application_name", "node2"}});
+  CHECK(UnquoteGuc(s["primary_slot_name"]) == "node2_slot");
+  CHECK(UnquoteGuc(s["recovery_target_timeline"]) == "latest");
+  CHECK(UnquoteGuc(s["recovery_min_apply_delay"]) == "5min");
+  CHECK(s.count("standby_mode") == 0);
+
+  // Optional settings are left out when empty.
+  auto minimal = Settings(pgha::pg::RenderPghaConf(Config()));
+  CHECK(minimal.size() == 2);
+  CHECK(ParseConninfo(UnquoteGuc(minimal["primary_conninfo"])).count("password") == 0);
+}
+
+TEST_CASE("Rewriting pgha.conf replaces standby settings and keeps other lines") {
+  std::string existing =
+      "# Standby settings written by pgha; pgha rewrites this file, do not edit it.\n"
+      "work_mem = '8MB'\n"
+      "primary_conninfo = 'host=''old'''\n"
+      "  Primary_Slot_Name='old_slot'\n"
+      "recovery_min_apply_delay = '1h'\n";
+  std::string text = pgha::pg::RenderPghaConf(Config(), existing);
+  auto s = Settings(text);
+  CHECK(s["work_mem"] == "'8MB'");
+  CHECK(s.count("primary_slot_name") == 0);
+  CHECK(s.count("recovery_min_apply_delay") == 0);
+  CHECK(ParseConninfo(UnquoteGuc(s["primary_conninfo"]))["host"] == "10.0.0.5");
+  CHECK(text.find("Primary_Slot_Name") == std::string::npos);
+  CHECK(pgha::pg::StripStandbySettings(existing).find("primary") == std::string::npos);
+  CHECK(pgha::pg::StripStandbySettings(existing).find("work_mem = '8MB'") != std::string::npos);
+}
+
+TEST_CASE("Standby settings for PostgreSQL 10-11 go to recovery.conf with standby_mode") {
+  auto c = Config();
+  c.apply_delay = "300s";
+  auto s = Settings(pgha::pg::RenderRecoveryConf(c));
+  CHECK(UnquoteGuc(s["standby_mode"]) == "on");
+  CHECK(UnquoteGuc(s["recovery_target_timeline"]) == "latest");
+  CHECK(UnquoteGuc(s["recovery_min_apply_delay"]) == "300s");
+  CHECK(ParseConninfo(UnquoteGuc(s["primary_conninfo"]))["port"] == "5433");
+}
+
+TEST_CASE("Standby configuration values are validated") {
+  struct Bad {
+    const char* field;
+    std::string value;
+  };
+  for (const Bad& b : std::vector<Bad>{{"host", ""},
+                                       {"host", "a b"},
+                                       {"host", "h'x"},
+                                       {"host", "h\nprimary_slot_name=x"},
+                                       {"user", ""},
+                                       {"user", "re\"p"},
+                                       {"user", std::string(64, 'u')},
+                                       {"password", "line\nbreak"},
+                                       {"slot", "Upper"},
+                                       {"slot", "has-dash"},
+                                       {"slot", std::string(64, 's')},
+                                       {"delay", "5 minutes"},
+                                       {"delay", "-1"},
+                                       {"delay", "min"},
+                                       {"delay", "5min;"},
+                                       {"delay", "5 "},
+                                       {"delay", "1.5h"},
+                                       {"app", "tab\there"}}) {
+    CAPTURE(b.field);
+    CAPTURE(b.value);
+    auto c = Config();
+    std::string f = b.field;
+    if (f == "host") c.primary_host = b.value;
+    if (f == "user") c.user = b.value;
+    if (f == "password") c.password = b.value;
+    if (f == "slot") c.slot_name = b.value;
+    if (f == "delay") c.apply_delay = b.value;
+    if (f == "app") c.application_name = b.value;
+    try {
+      pgha::pg::RenderPghaConf(c);
+      FAIL("accepted");
+    } catch (const pgha::Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+    }
+  }
+  auto c = Config();
+  c.primary_port = 0;
+  CHECK_THROWS_AS(pgha::pg::RenderRecoveryConf(c), pgha::Error);
+  for (const char* ok : {"0", "5min", "300s", "250ms", "2h", "1d", "10 s", "1500"}) {
+    std::string shown(ok);
+    CAPTURE(shown);
+    CHECK_NOTHROW(pgha::pg::CheckApplyDelay(ok));
+  }
+  for (const char* ok : {"a", "node_2", "0abc"}) CHECK_NOTHROW(pgha::pg::CheckSlotName(ok));
+  for (const char* ok : {"db.example.com", "::1", "fe80::1%eth0", "/tmp"})
+    CHECK_NOTHROW(pgha::pg::CheckHost(ok, "host"));
+}
+
+TEST_CASE("The include line of pgha.conf is found or appended once") {
+  CHECK(pgha::pg::HasPghaInclude("include_if_exists = 'pgha.conf'\n"));
+  CHECK(pgha::pg::HasPghaInclude("x = 1\n  include_if_exists='pgha.conf'  # ours"));
+  CHECK(pgha::pg::HasPghaInclude("include 'pgha.conf'\n"));
+  CHECK_FALSE(pgha::pg::HasPghaInclude("#include_if_exists = 'pgha.conf'\n"));
+  CHECK_FALSE(pgha::pg::HasPghaInclude("include_if_exists = 'other.conf'\n"));
+  CHECK_FALSE(pgha::pg::HasPghaInclude(""));
+  std::string conf = pgha::pg::AppendPghaInclude("port = 5432");
+  CHECK(conf.rfind("port = 5432\n", 0) == 0);
+  CHECK(pgha::pg::HasPghaInclude(conf));
+  CHECK(conf.substr(conf.size() - 32) == "include_if_exists = 'pgha.conf'\n");
+}
+
+TEST_CASE("pg_hba.conf follows the seed's sample with scram instead of md5") {
+  pgha::InitOptions o;
+  o.subnet = "10.137.91.0";
+  o.mask = 24;
+  o.replicate_user = "replicate";
+  std::string hba = pgha::pg::RenderPgHba(o);
+  std::vector<std::vector<std::string>> rows;
+  std::size_t pos = 0;
+  while (pos < hba.size()) {
+    std::size_t nl = hba.find('\n', pos);
+    std::string line = hba.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && line[i] == ' ') ++i;
+      std::size_t end = line.find(' ', i);
+      if (i < line.size()) fields.push_back(line.substr(i, end - i));
+      i = end == std::string::npos ? line.size() : end;
+    }
+    rows.push_back(fields);
+  }
+  using Row = std::vector<std::string>;
+  CHECK(rows == std::vector<Row>{
+                    Row{"local", "all", "all", "trust"},
+                    Row{"host", "all", "all", "127.0.0.1/32", "trust"},
+                    Row{"host", "all", "all", "::1/128", "trust"},
+                    Row{"local", "replication", "all", "trust"},
+                    Row{"host", "replication", "all", "127.0.0.1/32", "trust"},
+                    Row{"host", "replication", "all", "::1/128", "trust"},
+                    Row{"host", "replication", "\"replicate\"", "10.137.91.0/24", "scram-sha-256"},
+                    Row{"host", "all", "all", "0.0.0.0/0", "scram-sha-256"},
+                    Row{"host", "all", "all", "::/0", "scram-sha-256"},
+                });
+  CHECK(hba.find("md5") == hba.find("md5 hashes"));  // only in the comment
+
+  o.subnet = "fd00::";
+  o.mask = 64;
+  CHECK(pgha::pg::RenderPgHba(o).find("fd00::/64") != std::string::npos);
+  struct Bad {
+    std::string subnet;
+    int mask;
+    std::string user;
+  };
+  for (const Bad& b : std::vector<Bad>{{"10.0.0.0", 33, "r"},
+                                       {"10.0.0.0", -1, "r"},
+                                       {"fd00::", 129, "r"},
+                                       {"10.0.0", 8, "r"},
+                                       {"10.0.0.0/8", 8, "r"},
+                                       {"example.com", 8, "r"},
+                                       {"", 0, "r"},
+                                       {"10.0.0.0 trust", 8, "r"},
+                                       {"10.0.0.0", 8, "a\"b"},
+                                       {"10.0.0.0", 8, ""}}) {
+    CAPTURE(b.subnet);
+    CAPTURE(b.mask);
+    o.subnet = b.subnet;
+    o.mask = b.mask;
+    o.replicate_user = b.user;
+    try {
+      pgha::pg::RenderPgHba(o);
+      FAIL("accepted");
+    } catch (const pgha::Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+    }
+  }
+}
+
+TEST_CASE("Init's postgresql.conf block has the replication essentials and ends with the include") {
+  pgha::InitOptions o;
+  o.settings = {{"fsync", "off"}, {"log_line_prefix", "%m it's"}};
+  std::string block = pgha::pg::RenderServerSettings(o, 15);
+  auto s = Settings(block);
+  CHECK(UnquoteGuc(s["wal_level"]) == "logical");
+  CHECK(UnquoteGuc(s["hot_standby"]) == "on");
+  CHECK(UnquoteGuc(s["wal_log_hints"]) == "on");
+  CHECK(UnquoteGuc(s["hot_standby_feedback"]) == "on");
+  CHECK(UnquoteGuc(s["wal_keep_size"]) == "1024MB");
+  CHECK(UnquoteGuc(s["password_encryption"]) == "scram-sha-256");
+  CHECK(UnquoteGuc(s["log_line_prefix"]) == "%m it's");
+  CHECK(s.count("listen_addresses") == 0);
+  CHECK(s.count("port") == 0);
+  CHECK(s.count("wal_keep_segments") == 0);
+  CHECK(block.substr(block.size() - 32) == "include_if_exists = 'pgha.conf'\n");
+  o.settings.clear();
+  o.wal_segment_size_mb = 64;
+  auto old = Settings(pgha::pg::RenderServerSettings(o, 12));
+  CHECK(UnquoteGuc(old["wal_keep_segments"]) == "16");
+  CHECK(old.count("wal_keep_size") == 0);
+  for (const char* bad : {"", "1abc", "a b", "a=b", "x'"}) {
+    std::string shown(bad);
+    CAPTURE(shown);
+    o.settings = {{bad, "1"}};
+    CHECK_THROWS_AS(pgha::pg::RenderServerSettings(o, 15), pgha::Error);
+  }
+  o.settings = {{"fsync", "off\n"}};
+  CHECK_THROWS_AS(pgha::pg::RenderServerSettings(o, 15), pgha::Error);
+}
