@@ -1,0 +1,87 @@
+// The HTTP client agents use to call their peers (libcurl behind a pimpl).
+#ifndef PGHA_HTTP_CLIENT_HPP
+#define PGHA_HTTP_CLIENT_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "pgha/export.hpp"
+#include "pgha/http.hpp"
+
+namespace pgha {
+
+/// Client configuration.
+struct HttpClientOptions {
+  /// Sent as "Authorization: Bearer <token>" when not empty. Never logged or put in errors.
+  std::string bearer_token;
+  /// Deadline for establishing the connection.
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Deadline for the whole call, transfer included; 0 = none.
+  std::chrono::milliseconds timeout{30000};
+  /// Verify the peer's TLS certificate and host name (https URLs). On by default.
+  bool verify_tls = true;
+  /// CA bundle for verification; empty = the system's.
+  std::string ca_file;
+  /// The largest response body kept in memory (downloads to files have their own limit).
+  std::size_t max_response_bytes = 64u << 20;
+};
+
+/// Calls HTTP(S) URLs. Transport failures throw; HTTP error statuses are returned (see
+/// ThrowIfHttpError). Errors: Error(kPeerUnreachable) when the host cannot be resolved or
+/// connected to (refused, no route, connect deadline passed) or drops the connection,
+/// naming the URL; Error(kTimeout) when the call's deadline passes after connecting;
+/// Error(kBadInput) for a malformed URL or a response over the size limit; Error(kIo) for a
+/// local file that cannot be written.
+/// Thread-safe: one client may be used from several threads at once (each call uses its
+/// own curl handle; idle handles and their connections are kept for reuse).
+class PGHA_API HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  /// One request. A non-empty `body` without a Content-Type header is sent as
+  /// application/json. `Expect: 100-continue` is never sent.
+  HttpResponse Send(HttpMethod method, const std::string& url, std::string_view body = {},
+                    const HttpHeaders& headers = {}) const;
+
+  HttpResponse Get(const std::string& url, const HttpHeaders& headers = {}) const;
+  HttpResponse Post(const std::string& url, std::string_view body,
+                    const HttpHeaders& headers = {}) const;
+  HttpResponse Put(const std::string& url, std::string_view body,
+                   const HttpHeaders& headers = {}) const;
+  HttpResponse Delete(const std::string& url, const HttpHeaders& headers = {}) const;
+
+  /// GETs `url` into the file `path`: streamed into a temporary file next to it (mode 0600),
+  /// fsynced and renamed over `path` only when the status is 2xx and the whole body arrived.
+  /// On another status nothing is written and the (bounded) error body is returned. More
+  /// than `max_bytes` → Error(kBadInput), nothing left behind.
+  HttpResponse DownloadToFile(const std::string& url, const std::string& path,
+                              std::uint64_t max_bytes, const HttpHeaders& headers = {}) const;
+
+  /// POSTs `bytes` as a multipart/form-data file part named `field` with `filename`, as
+  /// `curl -F "data=@file"` does.
+  HttpResponse UploadMultipart(const std::string& url, std::string_view field,
+                               std::string_view filename, std::string_view bytes,
+                               const HttpHeaders& headers = {}) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Does nothing for a 2xx response. Otherwise throws pgha::Error: with the code and msg of a
+/// {"code": N, "msg": "..."} body when it has one (N a known non-zero ErrorCode), else with
+/// the code of the status (401 kUnauthorized, 404 kNotFound, 409 kConflict, 503
+/// kPeerUnreachable, 504 kTimeout, other 4xx kBadInput, other kInternal). The message starts
+/// with `what` (e.g. "GET http://node2:8079/api/pg/v1/lsn/current").
+PGHA_API void ThrowIfHttpError(const HttpResponse& response, std::string_view what);
+
+}  // namespace pgha
+
+#endif  // PGHA_HTTP_CLIENT_HPP

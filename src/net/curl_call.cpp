@@ -1,0 +1,217 @@
+#include "curl_call.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "net_text.hpp"
+#include "text.hpp"
+
+namespace pgha::net {
+
+namespace {
+
+constexpr std::size_t kMaxIdleHandles = 16;
+
+std::once_flag g_curl_init;
+
+void InitCurlOnce() {
+  std::call_once(g_curl_init, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      throw Error(ErrorCode::kInternal, "curl_global_init failed");
+    }
+  });
+}
+
+// Response header lines; a status line starts a new header block (after 100 Continue).
+std::size_t OnHeaderLine(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& transfer = *static_cast<CurlTransfer*>(user);
+  const std::size_t n = size * count;
+  std::string_view line(data, n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.substr(0, 5) == "HTTP/") {
+    transfer.response.headers = HttpHeaders();
+    return n;
+  }
+  const std::size_t colon = line.find(':');
+  if (colon != std::string_view::npos && colon > 0) {
+    transfer.response.headers.Add(std::string(line.substr(0, colon)),
+                                  std::string(TrimOws(line.substr(colon + 1))));
+  }
+  return n;
+}
+
+bool WriteAll(int fd, const char* data, std::size_t n, int& err) {
+  while (n > 0) {
+    const ssize_t written = ::write(fd, data, n);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      return false;
+    }
+    data += written;
+    n -= static_cast<std::size_t>(written);
+  }
+  return true;
+}
+
+// Body bytes: to the file for a 2xx download, else to memory; returning less than `n`
+// aborts the transfer.
+std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& transfer = *static_cast<CurlTransfer*>(user);
+  const std::size_t n = size * count;
+  if (!transfer.decided) {
+    transfer.decided = true;
+    transfer.to_file = transfer.file_fd >= 0;
+    if (transfer.to_file) {
+      long status = 0;
+      curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
+      transfer.to_file = status >= 200 && status < 300;
+    }
+  }
+  if (transfer.to_file) {
+    if (transfer.file_bytes + n > transfer.max_file_bytes) {
+      transfer.too_big = true;
+      return 0;
+    }
+    transfer.file_bytes += n;
+    return WriteAll(transfer.file_fd, data, n, transfer.write_errno) ? n : 0;
+  }
+  if (transfer.response.body.size() + n > transfer.max_memory_bytes) {
+    transfer.too_big = true;
+    return 0;
+  }
+  transfer.response.body.append(data, n);
+  return n;
+}
+
+ErrorCode CodeForCurl(CURLcode rc, CURL* handle) {
+  switch (rc) {
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: return ErrorCode::kBadInput;
+    case CURLE_OPERATION_TIMEDOUT: {
+      // A deadline that passed before any connection means the peer did not answer.
+      curl_off_t connect_us = 0;
+      curl_easy_getinfo(handle, CURLINFO_CONNECT_TIME_T, &connect_us);
+      return connect_us > 0 ? ErrorCode::kTimeout : ErrorCode::kPeerUnreachable;
+    }
+    case CURLE_OUT_OF_MEMORY: return ErrorCode::kInternal;
+    default:  // resolve, connect, send, receive, TLS, empty reply, truncated body ...
+      return ErrorCode::kPeerUnreachable;
+  }
+}
+
+}  // namespace
+
+CurlHandlePool::CurlHandlePool() {
+  InitCurlOnce();
+}
+
+CurlHandlePool::~CurlHandlePool() {
+  for (CURL* handle : idle_) curl_easy_cleanup(handle);
+}
+
+CURL* CurlHandlePool::Acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!idle_.empty()) {
+      CURL* handle = idle_.back();
+      idle_.pop_back();
+      return handle;
+    }
+  }
+  CURL* handle = curl_easy_init();
+  if (handle == nullptr) throw Error(ErrorCode::kInternal, "curl_easy_init failed");
+  return handle;
+}
+
+void CurlHandlePool::Release(CURL* handle) noexcept {
+  // Reset keeps the live connections, so the next call to the same peer reuses one.
+  curl_easy_reset(handle);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_.size() < kMaxIdleHandles) {
+      idle_.push_back(handle);
+      return;
+    }
+  }
+  curl_easy_cleanup(handle);
+}
+
+void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std::string& url,
+                      CurlTransfer& transfer, char* error_buffer) {
+  error_buffer[0] = '\0';
+  transfer.handle = handle;
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &OnBodyBytes);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+}
+
+CurlHeaderList BuildHeaderList(const HttpClientOptions& options, const HttpHeaders& headers,
+                               bool has_body, bool multipart) {
+  CurlHeaderList list;
+  auto append = [&list](const std::string& line) {
+    curl_slist* grown = curl_slist_append(list.get(), line.c_str());
+    if (grown == nullptr) throw Error(ErrorCode::kInternal, "curl_slist_append failed");
+    static_cast<void>(list.release());
+    list.reset(grown);
+  };
+  constexpr std::string_view kBreaks("\r\n\0", 3);
+  for (const auto& [name, value] : headers.fields()) {
+    if (name.find_first_of(kBreaks) != std::string::npos ||
+        value.find_first_of(kBreaks) != std::string::npos) {
+      throw Error(ErrorCode::kBadInput,
+                  "request header " + QuoteForMessage(name) + " has a line break or NUL");
+    }
+    std::string line = name;
+    line += value.empty() ? ";" : ": ";  // "Name;" is how curl sends an empty value
+    line += value;
+    append(line);
+  }
+  if (!options.bearer_token.empty() && !headers.Has("Authorization")) {
+    append("Authorization: Bearer " + options.bearer_token);
+  }
+  append("Expect:");
+  if (!multipart && !headers.Has("Content-Type")) {
+    append(has_body ? "Content-Type: application/json" : "Content-Type:");
+  }
+  return list;
+}
+
+void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, const std::string& url,
+             const char* error_buffer) {
+  const CURLcode rc = curl_easy_perform(handle);
+  long status = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+  transfer.response.status = static_cast<int>(status);
+  if (rc == CURLE_OK) return;
+  const std::string what = std::string(method) + " " + url + ": ";
+  if (transfer.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+    throw Error(
+        ErrorCode::kBadInput,
+        what + "response body larger than the limit of " +
+            std::to_string(transfer.to_file ? transfer.max_file_bytes : transfer.max_memory_bytes) +
+            " bytes");
+  }
+  if (transfer.write_errno != 0) {
+    throw Error(ErrorCode::kIo,
+                what + "cannot write the downloaded file: " + std::strerror(transfer.write_errno));
+  }
+  const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  throw Error(CodeForCurl(rc, handle), what + detail);
+}
+
+}  // namespace pgha::net

@@ -1,0 +1,301 @@
+#include "http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "handler_call.hpp"
+#include "net_text.hpp"
+#include "text.hpp"
+
+namespace pgha::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr std::size_t kFirstReadBytes = std::size_t{16} * 1024;
+constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
+constexpr std::size_t kDrainMaxBytes = 64u << 20;
+constexpr std::chrono::milliseconds kLingerTime{2000};
+
+bool IsHttpError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::need_more).category();
+}
+
+}  // namespace
+
+HttpSession::HttpSession(asio::ip::tcp::socket&& socket, ServerShared& shared)
+    : shared_(shared), stream_(std::move(socket)) {
+  ++shared_.connections;
+}
+
+HttpSession::~HttpSession() {
+  shared_.Unregister(this);
+  --shared_.connections;
+}
+
+void HttpSession::Start() {
+  shared_.Register(this, weak_from_this());
+  beast::error_code ec;
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  const auto endpoint = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_ = endpoint.address().to_string();
+  asio::dispatch(stream_.get_executor(),
+                 beast::bind_front_handler(&HttpSession::WaitForRequest, shared_from_this()));
+}
+
+void HttpSession::CloseNow() noexcept {
+  beast::error_code ec;
+  stream_.socket().close(ec);
+}
+
+// Waits up to the idle timeout for the first byte of the next request; the read deadline
+// starts when it arrives, so a slow client cannot stretch a request past read_timeout.
+void HttpSession::WaitForRequest() {
+  if (buffer_.size() > 0) {  // a pipelined request is already buffered
+    ReadHeader();
+    return;
+  }
+  stream_.expires_after(shared_.options.idle_timeout);
+  stream_.async_read_some(
+      buffer_.prepare(kFirstReadBytes),
+      beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+}
+
+void HttpSession::OnFirstBytes(ErrorCodeT ec, std::size_t n) {
+  if (ec) {
+    CloseNow();  // idle timeout, client gone
+    return;
+  }
+  buffer_.commit(n);
+  ReadHeader();
+}
+
+void HttpSession::ReadHeader() {
+  deadline_ = std::chrono::steady_clock::now() + shared_.options.read_timeout;
+  method_ = HttpMethod::kGet;  // until the request line says otherwise (HEAD omits bodies)
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
+  parser_->body_limit(static_cast<std::uint64_t>(shared_.options.max_body_bytes));
+  stream_.expires_at(deadline_);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+}
+
+void HttpSession::OnReadError(ErrorCodeT ec) {
+  if (ec == http::error::header_limit) {
+    Reply(
+        431, ErrorCode::kBadInput,
+        "request header larger than " + std::to_string(shared_.options.max_header_bytes) + " bytes",
+        true);
+  } else if (ec == http::error::bad_version) {  // Beast parses HTTP/1.0 and 1.1 only
+    Reply(505, ErrorCode::kBadInput, "HTTP version not supported", true);
+  } else if (ec == http::error::body_limit) {
+    Reply(413, ErrorCode::kBadInput, "request body larger than the limit", true);
+  } else if (IsHttpError(ec) && ec != http::error::end_of_stream &&
+             ec != http::error::partial_message) {
+    Reply(400, ErrorCode::kBadInput, "malformed HTTP request: " + ec.message(), true);
+  } else {
+    CloseNow();  // timeout (the stream already closed), end of stream, reset
+  }
+}
+
+void HttpSession::OnHeader(ErrorCodeT ec, std::size_t /*n*/) {
+  if (ec) {
+    OnReadError(ec);
+    return;
+  }
+  const auto& header = parser_->get();
+  keep_alive_ = header.keep_alive();
+  version_ = header.version();
+  linger_ = false;
+  if (!CheckHeader()) return;
+  if (parser_->is_done()) {
+    Dispatch();
+    return;
+  }
+  const std::string_view expect = header[http::field::expect];
+  if (!expect.empty() && !EqualsIgnoreCase(expect, "100-continue")) {
+    Reply(417, ErrorCode::kBadInput, "unsupported Expect " + QuoteForMessage(expect), true);
+    return;
+  }
+  if (!expect.empty()) {
+    empty_res_.emplace(http::status::continue_, version_);
+    stream_.expires_at(deadline_);
+    http::async_write(stream_, *empty_res_,
+                      [self = shared_from_this()](ErrorCodeT wec, std::size_t) {
+                        self->empty_res_.reset();
+                        if (wec) return self->CloseNow();
+                        self->ReadBody();
+                      });
+    return;
+  }
+  ReadBody();
+}
+
+// Method, route, auth, query and body size, decided before any body byte is read. Replies
+// and returns false when the request is refused (unauthenticated clients learn nothing
+// about which paths exist).
+bool HttpSession::CheckHeader() {
+  const auto& header = parser_->get();
+  const bool has_body = !parser_->is_done();
+  const std::string_view method_name(header.method_string());
+  const auto method = ParseHttpMethod(method_name);
+  if (!method) {
+    Reply(501, ErrorCode::kBadInput, "method " + QuoteForMessage(method_name) + " not supported",
+          true);
+    return false;
+  }
+  method_ = *method;
+  const std::string_view target(header.target());
+  const std::size_t question = target.find('?');
+  path_.assign(target.substr(0, question));
+  query_text_.assign(question == std::string_view::npos ? std::string_view()
+                                                        : target.substr(question + 1));
+  match_ = shared_.router.Match(method_, path_);
+  const bool is_public = match_.status == 200 && match_.options.public_route;
+  if (!is_public && !shared_.auth.Check(std::string_view(header[http::field::authorization]))) {
+    Reply(401, ErrorCode::kUnauthorized, "unauthorized", has_body);
+    return false;
+  }
+  if (match_.status != 200) {
+    Reply(match_.status, match_.status == 400 ? ErrorCode::kBadInput : ErrorCode::kNotFound,
+          match_.message, has_body);
+    return false;
+  }
+  return CheckQueryAndSize(has_body);
+}
+
+// The query string and the announced body size of a routed, authorised request.
+bool HttpSession::CheckQueryAndSize(bool has_body) {
+  auto query = TryParseQuery(query_text_);
+  if (!query) {
+    Reply(400, ErrorCode::kBadInput, query.error().what(), has_body);
+    return false;
+  }
+  query_ = std::move(query).value();
+  const std::size_t limit = shared_.BodyLimit(match_.options);
+  const auto length = parser_->content_length();
+  if (length && *length > limit) {
+    Reply(413, ErrorCode::kBadInput,
+          "request body of " + std::to_string(*length) + " bytes is larger than the limit of " +
+              std::to_string(limit),
+          true);
+    return false;
+  }
+  parser_->body_limit(static_cast<std::uint64_t>(limit));
+  return true;
+}
+
+void HttpSession::ReadBody() {
+  stream_.expires_at(deadline_);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
+}
+
+void HttpSession::OnBody(ErrorCodeT ec, std::size_t /*n*/) {
+  if (ec) {
+    OnReadError(ec);
+    return;
+  }
+  Dispatch();
+}
+
+HttpRequest HttpSession::BuildRequest() {
+  auto& message = parser_->get();
+  HttpRequest request;
+  request.method = method_;
+  request.target.assign(std::string_view(message.target()));
+  request.path = std::move(path_);
+  request.params = std::move(match_.params);
+  request.query = std::move(query_);
+  for (const auto& field : message) {
+    request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.body = std::move(message.body());
+  request.remote_address = remote_;
+  return request;
+}
+
+void HttpSession::Dispatch() {
+  HttpRequest request = BuildRequest();
+  const HttpHandler* handler = match_.handler;
+  parser_.reset();
+  if (!match_.options.blocking) {
+    Respond(CallHandler(*handler, request, shared_));
+    return;
+  }
+  auto job = std::make_shared<HttpRequest>(std::move(request));
+  asio::post(*shared_.workers, [self = shared_from_this(), handler, job] {
+    auto response = std::make_shared<HttpResponse>(CallHandler(*handler, *job, self->shared_));
+    asio::post(self->stream_.get_executor(),
+               [self, response] { self->Respond(std::move(*response)); });
+  });
+}
+
+void HttpSession::Reply(int status, ErrorCode code, std::string_view msg, bool close) {
+  if (close) {
+    keep_alive_ = false;
+    linger_ = true;
+  }
+  HttpResponse response = HttpResponse::ErrorBody(status, code, msg);
+  if (status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
+  if (status == 405) {
+    std::string allow;
+    for (HttpMethod m : match_.allowed) {
+      allow += (allow.empty() ? "" : ", ") + std::string(HttpMethodName(m));
+    }
+    response.headers.Set("Allow", allow);
+  }
+  parser_.reset();
+  Respond(std::move(response));
+}
+
+void HttpSession::OnWrite(ErrorCodeT ec, std::size_t /*n*/) {
+  string_res_.reset();
+  empty_res_.reset();
+  if (ec) {
+    CloseNow();
+    return;
+  }
+  if (linger_) {
+    LingerClose();
+    return;
+  }
+  if (!keep_alive_) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    CloseNow();
+    return;
+  }
+  WaitForRequest();
+}
+
+// After refusing a request whose body may still be arriving: stop sending, then read and
+// drop what comes for a short while, so that the client reads the response instead of a
+// connection reset.
+void HttpSession::LingerClose() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  drain_ = std::make_unique<char[]>(kDrainChunk);
+  stream_.expires_after(
+      std::min<std::chrono::milliseconds>(kLingerTime, shared_.options.read_timeout));
+  OnLinger({}, 0);
+}
+
+void HttpSession::OnLinger(ErrorCodeT ec, std::size_t n) {
+  lingered_ += n;
+  if (ec || lingered_ > kDrainMaxBytes) {
+    CloseNow();
+    return;
+  }
+  stream_.async_read_some(asio::buffer(drain_.get(), kDrainChunk),
+                          beast::bind_front_handler(&HttpSession::OnLinger, shared_from_this()));
+}
+
+}  // namespace pgha::net

@@ -1,0 +1,99 @@
+// One server connection: reads requests, routes, authenticates, runs handlers, writes
+// responses (private to src/net).
+#ifndef PGHA_NET_HTTP_SESSION_HPP
+#define PGHA_NET_HTTP_SESSION_HPP
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "file_range.hpp"
+#include "pgha/http.hpp"
+#include "server_shared.hpp"
+
+namespace pgha::net {
+
+/// A connection's life: [idle wait] → header (deadline starts) → auth/route checks →
+/// [100 Continue] → body (same deadline) → handler → write (write deadline) → idle wait…
+/// Every step runs on the connection's strand; the session lives as long as a pending
+/// operation holds it.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, ServerShared& shared);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  /// Registers the session and starts reading (on its strand).
+  void Start();
+  /// Closes the socket. Only when no io thread runs (HttpServer::Stop).
+  void CloseNow() noexcept;
+
+ private:
+  using ErrorCodeT = boost::beast::error_code;
+
+  void WaitForRequest();
+  void OnFirstBytes(ErrorCodeT ec, std::size_t n);
+  void ReadHeader();
+  void OnHeader(ErrorCodeT ec, std::size_t n);
+  bool CheckHeader();
+  bool CheckQueryAndSize(bool has_body);
+  void ReadBody();
+  void OnBody(ErrorCodeT ec, std::size_t n);
+  void Dispatch();
+  HttpRequest BuildRequest();
+  void Respond(HttpResponse response);
+  void Reply(int status, ErrorCode code, std::string_view msg, bool close);
+  void WriteString(HttpResponse&& response);
+  void WriteFile(HttpResponse&& response);
+  void OnFileHeader(ErrorCodeT ec, std::size_t n);
+  void SendFileChunk();
+  void FinishFile(ErrorCodeT ec);
+  void WriteHead(HttpResponse&& response);
+  template <class Message>
+  void Write(Message& message);
+  void OnWrite(ErrorCodeT ec, std::size_t n);
+  void OnReadError(ErrorCodeT ec);
+  void LingerClose();
+  void OnLinger(ErrorCodeT ec, std::size_t n);
+
+  template <class Message>
+  bool CopyHeaders(const HttpResponse& response, Message& message);
+
+  ServerShared& shared_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::string remote_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::chrono::steady_clock::time_point deadline_;
+  HttpMethod method_ = HttpMethod::kGet;
+  std::string path_;
+  std::string query_text_;
+  std::map<std::string, std::string> query_;
+  RouteMatch match_;
+  bool keep_alive_ = true;
+  bool linger_ = false;  // close after the response, draining what the client still sends
+  unsigned version_ = 11;
+  std::size_t lingered_ = 0;
+  // The response being written (one at a time).
+  std::optional<boost::beast::http::response<boost::beast::http::string_body>> string_res_;
+  std::optional<boost::beast::http::response<boost::beast::http::empty_body>> empty_res_;
+  std::optional<FileRange> file_;                        // the file body being sent
+  std::optional<boost::asio::steady_timer> file_timer_;  // its write deadline
+  std::uint64_t file_generation_ = 0;                    // which file the timer is for
+  std::unique_ptr<char[]> drain_;
+};
+
+}  // namespace pgha::net
+
+#endif  // PGHA_NET_HTTP_SESSION_HPP
