@@ -42,6 +42,7 @@ OperationResult Cluster::StartCurrent(const OperationOptions& options) {
   if (run.TryState(self) != NodeState::kInactive) return run.Finish();
   std::vector<NodeControl*> masters = run.OtherMasters(self);
   if (masters.empty()) {
+    run.CatchUpBeforeMaster(self);
     run.Step(self, "start as master", [&] { self.StartMaster(); });
   } else {
     run.StartSlaveOf(self, *masters.front());
@@ -60,7 +61,10 @@ OperationResult Cluster::StartMaster(const OperationOptions& options) {
                                             std::string(NodeStateName(*state)) +
                                             ". HINT: use failover or node/promote");
   }
-  if (state == NodeState::kInactive) run.Step(self, "start as master", [&] { self.StartMaster(); });
+  if (state == NodeState::kInactive) {
+    run.CatchUpBeforeMaster(self);
+    run.Step(self, "start as master", [&] { self.StartMaster(); });
+  }
   return run.Finish();
 }
 
@@ -90,6 +94,7 @@ OperationResult Cluster::StartAll(Sequence order, const OperationOptions& option
                 self.address().name + " runs as a standby: cannot be the master");
   }
   run.CheckNoOtherMaster(self);
+  if (self_state == NodeState::kInactive) run.CatchUpBeforeMaster(self);
   auto start_master = [&] {
     if (run.TryState(self) == NodeState::kInactive) {
       run.Step(self, "start as master", [&] { self.StartMaster(); });
@@ -125,11 +130,18 @@ OperationResult Cluster::StopLocal(StopMode mode) {
 OperationResult Cluster::StopRole(NodeState role, const OperationOptions& options) {
   Run run(*this, std::string("stop ") + std::string(NodeStateName(role)), options);
   bool want_primary = IsPrimary(role);
+  std::vector<NodeControl*> standbys;
   for (NodeControl* node : run.AllNodes()) {
     auto s = run.TryState(*node);
     if (s && *s != NodeState::kInactive && IsPrimary(*s) == want_primary) {
       run.Step(*node, "stop", [&] { node->Stop(StopMode::kFast); });
+    } else if (s && InRecovery(*s)) {
+      standbys.push_back(node);
     }
+  }
+  // The standbys of a stopped master notice it is gone: the state returned is what holds.
+  if (want_primary) {
+    for (NodeControl* node : standbys) run.WaitForState(*node, NodeState::kRecovery);
   }
   return run.Finish();
 }

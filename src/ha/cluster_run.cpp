@@ -133,6 +133,27 @@ void Cluster::Run::StartSlaveOf(NodeControl& node, NodeControl& master) {
        [&] { node.StartSlave(master.address()); });
 }
 
+void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
+  NodeFacts mine = Step(self, "read WAL position", [&] { return self.Facts(); });
+  for (NodeControl* peer : AllNodes()) {
+    if (peer == &self || TryState(*peer) != NodeState::kInactive) continue;
+    NodeFacts theirs = Step(*peer, "read WAL position", [&] { return peer->Facts(); });
+    if (theirs.timeline == mine.timeline && theirs.end_of_wal > mine.end_of_wal) {
+      PullMissingWal(self, *peer);
+      mine = Step(self, "read WAL position", [&] { return self.Facts(); });
+    } else if (theirs.timeline > mine.timeline) {
+      ValidLsnAnswer on = peer->ValidLsn(mine.timeline, mine.end_of_wal);
+      if (on.code == 0) {
+        throw Error(ErrorCode::kConflict, peer->address().name + " has a newer timeline (" +
+                                              std::to_string(theirs.timeline) +
+                                              ") that continues " + self.address().name +
+                                              "'s WAL: start " + peer->address().name +
+                                              " as master instead");
+      }
+    }
+  }
+}
+
 void Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from) {
   NodeFacts have = Step(to, "read WAL position", [&] { return to.Facts(); });
   std::vector<WalFileRef> files = Step(from, "list WAL after " + have.end_of_wal.ToString(), [&] {

@@ -40,6 +40,11 @@ class Cluster::Run {
   /// Starts stopped `node` as a slave of `master` after checking its WAL against the
   /// master's history: rewinds a diverged node, refuses one that cannot follow.
   void StartSlaveOf(NodeControl& node, NodeControl& master);
+  /// Before stopped `self` starts as master: copies the WAL a stopped peer wrote past `self`'s
+  /// end on the same timeline (so nothing it acknowledged is lost), and refuses (kConflict)
+  /// when a peer has a newer timeline whose history `self`'s WAL is on: that peer should be
+  /// the master.
+  void CatchUpBeforeMaster(NodeControl& self);
   /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked.
   void PullMissingWal(NodeControl& to, NodeControl& from);
   /// Polls `node` until its state is `want` or the deadline passes (kTimeout).

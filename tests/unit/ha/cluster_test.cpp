@@ -181,3 +181,31 @@ TEST_CASE("stop by role and by sequence") {
   CHECK(w.MakeCluster("n1", {"n2"}).StopAll(Sequence::kMasterSlave).states ==
         States{{"n1", "inactive"}, {"n2", "inactive"}});
 }
+
+TEST_CASE("a stopped node becoming master first takes the WAL a stopped peer wrote after it") {
+  for (Sequence order : {Sequence::kMasterSlave, Sequence::kSlaveMaster}) {
+    FakeWorld w;
+    Pair(w);
+    w.MakeCluster("n1", {"n2"}).Switchover(Sequence::kMasterSlave);  // n2 master
+    w.Write("n2", 0x3000);
+    w.MakeCluster("n1", {"n2"}).StopAll(Sequence::kSlaveMaster);  // n1 stops first: behind n2
+    Lsn n2_end = w["n2"].end;
+    CHECK(w["n1"].end < n2_end);
+    OperationResult r = w.MakeCluster("n1", {"n2"}).StartAll(order);
+    CHECK(r.states == States{{"n1", "master"}, {"n2", "slave"}});
+    CHECK(w["n1"].pulled > 0);
+    CHECK(w["n1"].end >= n2_end);
+    CHECK(w["n2"].rewinds == 0);
+  }
+}
+
+TEST_CASE("a node does not become master over a peer with a newer timeline continuing its WAL") {
+  FakeWorld w;
+  Pair(w);
+  w.MakeCluster("n2", {"n1"}).StopRole(pgha::NodeState::kMaster);
+  w.MakeCluster("n2", {"n1"}).Failover(FailoverMethod::kPromote);  // n2 on timeline 2
+  w.MakeCluster("n2", {"n1"}).StopLocal();
+  CHECK(CodeOf([&] { w.MakeCluster("n1", {"n2"}).StartMaster(); }) == ErrorCode::kConflict);
+  CHECK_FALSE(w["n1"].running);
+  CHECK(w.MakeCluster("n2", {"n1"}).StartMaster().states.at("n2") == "single");
+}
