@@ -6,16 +6,24 @@
 #include <string>
 #include <vector>
 
+#include "cluster_commands.hpp"
 #include "inspect.hpp"
+#include "local_cluster.hpp"
 #include "pgha/error.hpp"
 #include "pgha/version.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: pghactl inspect PATH   describe a slot state file, timeline history file,\n"
-    "                              WAL segment or pg_controldata output as JSON\n"
-    "                              (PATH '-' reads pg_controldata output from stdin)\n"
+    "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
+    "                               segment or pg_controldata output as JSON ('-': stdin)\n"
+    "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR]\n"
+    "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
+    "                               each, set up through the agents; writes DIR/cluster.json\n"
+    "       pghactl local down DIR  stop everything `local up` started\n"
+    "       pghactl list DIR | --url URL [--token T]\n"
+    "       pghactl switchover DIR [--order masterSlave|slaveMaster]\n"
+    "       pghactl failover DIR --node SLAVE [--method promote|restart] [--force]\n"
     "       pghactl --version\n";
 
 std::vector<std::uint8_t> ReadAll(const std::string& path) {
@@ -27,13 +35,41 @@ std::vector<std::uint8_t> ReadAll(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-int Inspect(int argc, char** argv) {
-  if (argc != 3) {
+int Inspect(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  std::string path = argv[2];
-  std::cout << pgha::cli::Inspect(path, ReadAll(path)).dump(2) << "\n";
+  std::cout << pgha::cli::Inspect(args[0], ReadAll(args[0])).dump(2) << "\n";
+  return 0;
+}
+
+int Local(const std::vector<std::string>& args) {
+  if (args.size() < 2 || (args[0] != "up" && args[0] != "down")) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (args[0] == "down") {
+    pgha::cli::LocalDown(args[1], std::cerr);
+    return 0;
+  }
+  pgha::cli::LocalUpOptions o;
+  o.dir = args[1];
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    if (i + 1 >= args.size())
+      throw pgha::Error(pgha::ErrorCode::kBadInput, args[i] + " needs a value");
+    if (args[i] == "--nodes")
+      o.nodes = std::stoi(args[++i]);
+    else if (args[i] == "--port-base")
+      o.port_base = std::stoi(args[++i]);
+    else if (args[i] == "--bindir")
+      o.bindir = args[++i];
+    else
+      throw pgha::Error(pgha::ErrorCode::kBadInput, "unknown option " + args[i]);
+  }
+  nlohmann::json cluster = pgha::cli::LocalUp(o, std::cerr);
+  std::cout << cluster["states"].dump() << "\n";
+  std::cerr << "cluster written to " << o.dir << "/cluster.json\n";
   return 0;
 }
 
@@ -41,8 +77,13 @@ int Inspect(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   std::string cmd = argc > 1 ? argv[1] : "";
+  std::vector<std::string> args(argv + (argc > 1 ? 2 : 1), argv + argc);
   try {
-    if (cmd == "inspect") return Inspect(argc, argv);
+    if (cmd == "inspect") return Inspect(args);
+    if (cmd == "local") return Local(args);
+    if (cmd == "list" || cmd == "switchover" || cmd == "failover") {
+      return pgha::cli::RunClusterCommand(cmd, args, std::cout, std::cerr);
+    }
     if (cmd == "--version") {
       std::cout << "pghactl " << pgha::kVersion << "\n";
       return 0;
@@ -53,7 +94,7 @@ int main(int argc, char** argv) {
     std::cerr << "pghactl: error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "pghactl: internal error: " << e.what() << "\n";
+    std::cerr << "pghactl: error: " << e.what() << "\n";
     return 1;
   }
 }

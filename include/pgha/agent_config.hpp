@@ -1,0 +1,74 @@
+// pgha-agent's configuration: the seed's environment variables plus a JSON file.
+#ifndef PGHA_AGENT_CONFIG_HPP
+#define PGHA_AGENT_CONFIG_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pgha/cluster.hpp"
+#include "pgha/export.hpp"
+
+namespace pgha {
+
+/// Everything an agent needs to know. Load() reads the JSON file (when it exists), then lets
+/// the seed's environment variables override it:
+///
+/// | variable | field | default |
+/// |---|---|---|
+/// | LOCAL_NODE | local_node | PGNODE01 |
+/// | REMOTE_NODE | a peer named so, agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432 |
+/// PGNODE02 | | LISTENING_PORT | listen_port | 8079 | | SUBNET, MASK | subnet, mask (pg_hba.conf
+/// replication line) | 0.0.0.0, 32 | | REPLICATE_USER | replicate_user | replicate | | PGDATA |
+/// pgdata | /data | | APPLY_DELAY | apply_delay (recovery_min_apply_delay) | none | | DATABASE,
+/// DB_USER, DB_PASSWD | database, db_user, db_passwd | datasync | | PGHA_API_TOKEN /
+/// PGHA_API_TOKEN_FILE | api_token | none: the agent refuses to start without a token unless
+/// auth_disabled | | PGHA_PG_PORT, PGHA_PG_BINDIR, PGHA_LISTEN_ADDRESS | pg port, bindir,
+/// listen_address | 5432, pg_config's, 127.0.0.1 |
+struct PGHA_API AgentConfig {
+  std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
+  std::string local_node = "PGNODE01";
+  std::vector<NodeAddress> nodes;  ///< every node, the local one included
+  std::string listen_address = "127.0.0.1";
+  int listen_port = 8079;
+  std::string api_token;
+  bool auth_disabled = false;
+  std::string pgdata = "/data";
+  std::string bindir;
+  std::string os_user = "postgres";
+  std::string superuser = "postgres";
+  std::string subnet = "0.0.0.0";
+  int mask = 32;
+  std::string replicate_user = "replicate";
+  std::string apply_delay;
+  std::string database = "datasync";
+  std::string db_user = "datasync";
+  std::string db_passwd = "datasync";
+  std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize for pg/init (0 = 16)
+  std::chrono::milliseconds operation_timeout{120000};
+
+  /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
+  /// naming the field for a malformed file or value.
+  static AgentConfig Load(const std::string& file, const std::map<std::string, std::string>& env);
+  /// The process environment as a map (for Load).
+  static std::map<std::string, std::string> ProcessEnvironment();
+  static AgentConfig FromJson(const std::string& json_text);
+  /// JSON of every field but the token (which lives in the environment or its own file).
+  std::string ToJson() const;
+  /// Applies the fields present in `json_text` (POST nodes/env) and checks the result.
+  void Update(const std::string& json_text);
+  /// Writes config_file atomically (temp file, fsync, rename). Throws Error(kIo).
+  void Save() const;
+  /// Throws Error(kBadInput) unless the configuration is usable: a local node among the
+  /// nodes, unique names, ports in range, a token or auth_disabled.
+  void Validate() const;
+
+  const NodeAddress& Local() const;
+  std::vector<NodeAddress> Peers() const;
+};
+
+}  // namespace pgha
+
+#endif  // PGHA_AGENT_CONFIG_HPP

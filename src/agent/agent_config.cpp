@@ -1,0 +1,254 @@
+#include "pgha/agent_config.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "fs.hpp"
+
+extern char** environ;  // NOLINT: POSIX
+
+namespace pgha {
+
+namespace {
+
+using nlohmann::json;
+
+int ParseInt(const std::string& text, const std::string& what, int lo, int hi) {
+  try {
+    std::size_t used = 0;
+    int v = std::stoi(text, &used);
+    if (used == text.size() && v >= lo && v <= hi) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not a number from " +
+                                        std::to_string(lo) + " to " + std::to_string(hi));
+}
+
+int ParsePort(const std::string& text, const std::string& what) {
+  return ParseInt(text, what, 1, 65535);
+}
+
+template <typename T>
+void Take(const json& j, const char* key, T* out) {
+  if (!j.contains(key)) return;
+  try {
+    *out = j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kBadInput,
+                std::string("configuration field \"") + key + "\": " + e.what());
+  }
+}
+
+NodeAddress NodeFromJson(const json& j) {
+  NodeAddress n;
+  Take(j, "name", &n.name);
+  Take(j, "agent_url", &n.agent_url);
+  Take(j, "pg_host", &n.pg_host);
+  Take(j, "pg_port", &n.pg_port);
+  return n;
+}
+
+json NodeToJson(const NodeAddress& n) {
+  return {
+      {"name", n.name}, {"agent_url", n.agent_url}, {"pg_host", n.pg_host}, {"pg_port", n.pg_port}};
+}
+
+void ApplyJson(const json& j, AgentConfig* c) {
+  if (!j.is_object()) throw Error(ErrorCode::kBadInput, "configuration must be a JSON object");
+  Take(j, "local_node", &c->local_node);
+  if (j.contains("nodes")) {
+    if (!j["nodes"].is_array()) throw Error(ErrorCode::kBadInput, "\"nodes\" must be an array");
+    c->nodes.clear();
+    for (const json& n : j["nodes"]) c->nodes.push_back(NodeFromJson(n));
+  }
+  Take(j, "listen_address", &c->listen_address);
+  Take(j, "listen_port", &c->listen_port);
+  Take(j, "auth_disabled", &c->auth_disabled);
+  Take(j, "pgdata", &c->pgdata);
+  Take(j, "bindir", &c->bindir);
+  Take(j, "os_user", &c->os_user);
+  Take(j, "superuser", &c->superuser);
+  Take(j, "subnet", &c->subnet);
+  Take(j, "mask", &c->mask);
+  Take(j, "replicate_user", &c->replicate_user);
+  Take(j, "apply_delay", &c->apply_delay);
+  Take(j, "database", &c->database);
+  Take(j, "db_user", &c->db_user);
+  Take(j, "db_passwd", &c->db_passwd);
+  Take(j, "wal_segment_size_mb", &c->wal_segment_size_mb);
+  if (j.contains("operation_timeout_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "operation_timeout_ms", &ms);
+    c->operation_timeout = std::chrono::milliseconds(ms);
+  }
+}
+
+NodeAddress* FindNode(AgentConfig* c, const std::string& name) {
+  for (auto& n : c->nodes) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+// The seed's environment: node names double as host names.
+void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = env.find(key);
+    return it == env.end() || it->second.empty() ? nullptr : &it->second;
+  };
+  if (auto v = get("LISTENING_PORT")) c->listen_port = ParsePort(*v, "LISTENING_PORT");
+  if (auto v = get("PGHA_LISTEN_ADDRESS")) c->listen_address = *v;
+  if (auto v = get("LOCAL_NODE")) c->local_node = *v;
+  int pg_port = 5432;
+  if (auto v = get("PGHA_PG_PORT")) pg_port = ParsePort(*v, "PGHA_PG_PORT");
+  if (FindNode(c, c->local_node) == nullptr) {
+    c->nodes.insert(c->nodes.begin(),
+                    {c->local_node, "http://127.0.0.1:" + std::to_string(c->listen_port),
+                     "127.0.0.1", pg_port});
+  } else if (get("PGHA_PG_PORT")) {
+    FindNode(c, c->local_node)->pg_port = pg_port;
+  }
+  if (auto v = get("REMOTE_NODE"); v && FindNode(c, *v) == nullptr) {
+    c->nodes.push_back({*v, "http://" + *v + ":" + std::to_string(c->listen_port), *v, 5432});
+  }
+  if (auto v = get("SUBNET")) c->subnet = *v;
+  if (auto v = get("MASK")) c->mask = ParseInt(*v, "MASK", 0, 128);
+  if (auto v = get("REPLICATE_USER")) c->replicate_user = *v;
+  if (auto v = get("PGDATA")) c->pgdata = *v;
+  if (auto v = get("APPLY_DELAY")) c->apply_delay = *v;
+  if (auto v = get("DATABASE")) c->database = *v;
+  if (auto v = get("DB_USER")) c->db_user = *v;
+  if (auto v = get("DB_PASSWD")) c->db_passwd = *v;
+  if (auto v = get("PGHA_PG_BINDIR")) c->bindir = *v;
+  if (auto v = get("PGHA_API_TOKEN")) c->api_token = *v;
+  if (auto v = get("PGHA_API_TOKEN_FILE")) {
+    auto text = fs::ReadFileIfExists(*v);
+    if (!text)
+      throw Error(ErrorCode::kNotFound, "PGHA_API_TOKEN_FILE \"" + *v + "\" does not exist");
+    while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+    c->api_token = *text;
+  }
+}
+
+}  // namespace
+
+AgentConfig AgentConfig::FromJson(const std::string& json_text) {
+  AgentConfig c;
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw Error(ErrorCode::kBadInput, "configuration is not valid JSON");
+  ApplyJson(j, &c);
+  return c;
+}
+
+AgentConfig AgentConfig::Load(const std::string& file,
+                              const std::map<std::string, std::string>& env) {
+  AgentConfig c;
+  if (!file.empty()) {
+    if (auto text = fs::ReadFileIfExists(file)) c = FromJson(*text);
+  }
+  c.config_file = file;
+  ApplyEnv(env, &c);
+  c.Validate();
+  return c;
+}
+
+std::map<std::string, std::string> AgentConfig::ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string AgentConfig::ToJson() const {
+  json nodes_json = json::array();
+  for (const auto& n : nodes) nodes_json.push_back(NodeToJson(n));
+  json j = {{"local_node", local_node},
+            {"nodes", nodes_json},
+            {"listen_address", listen_address},
+            {"listen_port", listen_port},
+            {"auth_disabled", auth_disabled},
+            {"pgdata", pgdata},
+            {"bindir", bindir},
+            {"os_user", os_user},
+            {"superuser", superuser},
+            {"subnet", subnet},
+            {"mask", mask},
+            {"replicate_user", replicate_user},
+            {"apply_delay", apply_delay},
+            {"database", database},
+            {"db_user", db_user},
+            {"db_passwd", db_passwd},
+            {"wal_segment_size_mb", wal_segment_size_mb},
+            {"operation_timeout_ms", operation_timeout.count()}};
+  return j.dump(2) + "\n";
+}
+
+void AgentConfig::Update(const std::string& json_text) {
+  json j = json::parse(json_text.empty() ? "{}" : json_text, nullptr, false);
+  if (j.is_discarded()) throw Error(ErrorCode::kBadInput, "nodes/env body is not valid JSON");
+  AgentConfig next = *this;
+  ApplyJson(j, &next);
+  next.Validate();
+  *this = next;
+}
+
+void AgentConfig::Save() const {
+  if (config_file.empty()) return;
+  fs::WriteFileAtomic(config_file, ToJson(), 0600);
+}
+
+void AgentConfig::Validate() const {
+  std::set<std::string> names;
+  bool local_found = false;
+  for (const auto& n : nodes) {
+    if (n.name.empty()) throw Error(ErrorCode::kBadInput, "a node has no name");
+    if (!names.insert(n.name).second) {
+      throw Error(ErrorCode::kBadInput, "node name \"" + n.name + "\" appears twice");
+    }
+    if (n.pg_port <= 0 || n.pg_port > 65535) {
+      throw Error(ErrorCode::kBadInput,
+                  "node " + n.name + " has PostgreSQL port " + std::to_string(n.pg_port));
+    }
+    if (n.agent_url.rfind("http://", 0) != 0 && n.agent_url.rfind("https://", 0) != 0) {
+      throw Error(ErrorCode::kBadInput,
+                  "node " + n.name + " agent_url \"" + n.agent_url + "\" is not http(s)://");
+    }
+    local_found |= n.name == local_node;
+  }
+  if (!local_found)
+    throw Error(ErrorCode::kBadInput, "local node \"" + local_node + "\" is not among the nodes");
+  if (listen_port <= 0 || listen_port > 65535) {
+    throw Error(ErrorCode::kBadInput,
+                "listen port " + std::to_string(listen_port) + " is out of range");
+  }
+  if (api_token.empty() && !auth_disabled) {
+    throw Error(ErrorCode::kBadInput,
+                "no API token: set PGHA_API_TOKEN or PGHA_API_TOKEN_FILE. HINT: auth_disabled=true "
+                "in the configuration file switches authentication off explicitly");
+  }
+  if (mask < 0 || mask > 128)
+    throw Error(ErrorCode::kBadInput, "MASK " + std::to_string(mask) + " is out of range");
+}
+
+const NodeAddress& AgentConfig::Local() const {
+  for (const auto& n : nodes) {
+    if (n.name == local_node) return n;
+  }
+  throw Error(ErrorCode::kBadInput, "local node \"" + local_node + "\" is not among the nodes");
+}
+
+std::vector<NodeAddress> AgentConfig::Peers() const {
+  std::vector<NodeAddress> peers;
+  for (const auto& n : nodes) {
+    if (n.name != local_node) peers.push_back(n);
+  }
+  return peers;
+}
+
+}  // namespace pgha

@@ -1,0 +1,57 @@
+// The agent's state shared by its route handlers (private).
+#ifndef PGHA_AGENT_AGENT_IMPL_HPP
+#define PGHA_AGENT_AGENT_IMPL_HPP
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "local_node.hpp"
+#include "pgha/agent.hpp"
+#include "pgha/cluster.hpp"
+#include "pgha/http_client.hpp"
+#include "pgha/http_server.hpp"
+#include "remote_node.hpp"
+
+namespace pgha {
+
+struct Agent::Impl {
+  explicit Impl(AgentConfig c);
+
+  /// The cluster as configured now (rebuilt by POST nodes/env).
+  std::shared_ptr<Cluster> cluster();
+  /// The peers as configured now.
+  std::vector<std::shared_ptr<agent::RemoteNode>> peers();
+  /// Rebuilds peers and cluster after a configuration change.
+  void Rebuild();
+  /// Options for an operation from the request (?force=true).
+  OperationOptions Options(const HttpRequest& req) const;
+  /// Refuses an internal call that does not carry the lease holder of the running operation.
+  void RequireLease(const HttpRequest& req);
+
+  std::mutex config_mutex;
+  AgentConfig config;
+  std::shared_ptr<HttpClient> client;
+  std::shared_ptr<agent::LocalNode> local;
+  std::vector<std::shared_ptr<agent::RemoteNode>> peers_;
+  std::shared_ptr<Cluster> cluster_;
+  std::unique_ptr<HttpServer> server;
+};
+
+namespace agent {
+
+/// JSON response with the seed's shapes.
+HttpResponse Json(const nlohmann::json& j, int status = 200);
+
+void AddInstanceRoutes(Agent::Impl& a, Router& r);
+void AddWalRoutes(Agent::Impl& a, Router& r);
+void AddInternalRoutes(Agent::Impl& a, Router& r);
+void AddAdminRoutes(Agent::Impl& a, Router& r);
+
+}  // namespace agent
+}  // namespace pgha
+
+#endif  // PGHA_AGENT_AGENT_IMPL_HPP

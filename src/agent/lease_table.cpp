@@ -1,0 +1,45 @@
+#include "lease_table.hpp"
+
+namespace pgha {
+
+void LeaseTable::ExpireLocked() {
+  if (!holder_.empty() && Clock::now() >= expires_) {
+    holder_.clear();
+    operation_.clear();
+  }
+}
+
+std::optional<std::string> LeaseTable::TryAcquire(const std::string& operation,
+                                                  const std::string& holder,
+                                                  std::chrono::milliseconds ttl) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ExpireLocked();
+  if (!holder_.empty() && holder_ != holder) return operation_;
+  holder_ = holder;
+  operation_ = operation;
+  expires_ = Clock::now() + ttl;
+  return std::nullopt;
+}
+
+void LeaseTable::Release(const std::string& holder) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (holder_ == holder) {
+    holder_.clear();
+    operation_.clear();
+  }
+}
+
+bool LeaseTable::HeldBy(const std::string& holder) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ExpireLocked();
+  return !holder_.empty() && holder_ == holder;
+}
+
+std::optional<std::string> LeaseTable::Current() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ExpireLocked();
+  if (holder_.empty()) return std::nullopt;
+  return operation_;
+}
+
+}  // namespace pgha

@@ -1,0 +1,189 @@
+#include "local_node.hpp"
+
+namespace pgha::agent {
+
+namespace {
+
+bool IsPrimary(NodeState s) {
+  return s == NodeState::kMaster || s == NodeState::kSingle;
+}
+
+}  // namespace
+
+LocalNode::LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client)
+    : config_(config),
+      address_(config.Local()),
+      client_(std::move(client)),
+      instance_(MakeInstanceOptions()) {}
+
+InstanceOptions LocalNode::MakeInstanceOptions() const {
+  InstanceOptions o;
+  o.data_dir = config_.pgdata;
+  o.bindir = config_.bindir;
+  o.host = address_.pg_host;
+  o.port = address_.pg_port;
+  o.os_user = config_.os_user;
+  o.superuser = config_.superuser;
+  o.timeout = config_.operation_timeout;
+  return o;
+}
+
+NodeState LocalNode::State() {
+  return instance_.State();
+}
+
+NodeFacts LocalNode::Facts() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  LsnFacts lf = instance_.ReadLsnFacts();
+  NodeFacts f;
+  f.state = instance_.State();
+  f.timeline = lf.timeline;
+  f.checkpoint = lf.checkpoint;
+  f.redo = lf.redo;
+  f.end_of_wal = lf.last_lsn;
+  return f;
+}
+
+void LocalNode::Stop(StopMode mode) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  instance_.Stop(mode);
+}
+
+void LocalNode::StartMaster() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instance_.IsRunning()) {
+    if (instance_.InRecovery()) {
+      throw Error(ErrorCode::kWrongState, address_.name + " runs as a standby. HINT: promote it");
+    }
+    return;
+  }
+  instance_.RemoveStandbyConfig();
+  instance_.Start();
+}
+
+void LocalNode::StartSlave(const NodeAddress& upstream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instance_.IsRunning()) {
+    if (IsPrimary(instance_.State())) {
+      throw Error(ErrorCode::kWrongState, address_.name + " runs as a master: stop it first");
+    }
+    instance_.Stop(StopMode::kFast);
+  }
+  StandbyConfig sc;
+  sc.primary_host = upstream.pg_host;
+  sc.primary_port = upstream.pg_port;
+  sc.user = config_.replicate_user;
+  sc.application_name = address_.name;
+  sc.apply_delay = config_.apply_delay;
+  instance_.WriteStandbyConfig(sc);
+  instance_.Start();
+}
+
+void LocalNode::StartCurrent() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!instance_.IsRunning()) instance_.Start();
+}
+
+void LocalNode::Promote() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  instance_.Promote();
+}
+
+WalCatalog& LocalNode::catalog() {
+  if (!catalog_) {
+    ControlData cd = instance_.ReadControlData();
+    catalog_ = std::make_unique<WalCatalog>(config_.pgdata + "/pg_wal", cd.wal_segment_size,
+                                            cd.system_identifier, instance_.binaries().major);
+  }
+  return *catalog_;
+}
+
+WalPosition LocalNode::Position() {
+  return WalPosition{instance_.History(), instance_.EndOfWal()};
+}
+
+ValidLsnAnswer LocalNode::ValidLsn(TimelineId timeline, Lsn lsn) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ValidLsnResult r = catalog().ValidLsn(timeline, lsn, Position());
+  return {static_cast<int>(r.code), r.msg, r.cnt};
+}
+
+std::vector<WalFileRef> LocalNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<WalFileRef> refs;
+  for (const WalFileInfo& f : catalog().From(timeline, lsn, Position()))
+    refs.push_back({f.name, f.md5});
+  return refs;
+}
+
+void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instance_.IsRunning()) {
+    throw Error(ErrorCode::kWrongState,
+                "WAL is copied into " + address_.name + " only while it is stopped");
+  }
+  std::string base = from.agent_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  HttpResponse r = client_->Get(base + "/api/pg/v1/walFile/" + PercentEncode(file.name));
+  ThrowIfHttpError(r, "download of " + file.name + " from " + from.name);
+  UploadOptions options;
+  options.expected_md5 = file.md5;
+  options.allow_extend = true;
+  std::unique_ptr<WalUpload> upload = catalog().BeginInstall(file.name, options);
+  upload->Write(r.body.data(), r.body.size());
+  upload->Commit();
+}
+
+void LocalNode::Rewind(const NodeAddress& source) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  RewindSource rs;
+  rs.host = source.pg_host;
+  rs.port = source.pg_port;
+  rs.user = config_.superuser;
+  instance_.Rewind(rs);
+  catalog_.reset();
+}
+
+std::optional<std::string> LocalNode::TryLock(const std::string& operation,
+                                              const std::string& holder,
+                                              std::chrono::milliseconds ttl) {
+  return leases_.TryAcquire(operation, holder, ttl);
+}
+
+void LocalNode::Unlock(const std::string& holder) {
+  leases_.Release(holder);
+}
+
+void LocalNode::Init(const std::string& database) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  InitOptions io;
+  io.subnet = config_.subnet;
+  io.mask = config_.mask;
+  io.replicate_user = config_.replicate_user;
+  io.database = database.empty() ? config_.database : database;
+  io.db_user = config_.db_user;
+  io.db_password = config_.db_passwd;
+  io.wal_segment_size_mb = config_.wal_segment_size_mb;
+  catalog_.reset();
+  instance_.Init(io);
+  instance_.Start();
+}
+
+void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instance_.IsRunning()) {
+    throw Error(ErrorCode::kWrongState,
+                address_.name + " is running: stop it before pg/sync replaces its data");
+  }
+  SyncOptions so;
+  so.source_host = source.pg_host;
+  so.source_port = source.pg_port;
+  so.user = config_.replicate_user;
+  so.application_name = address_.name;
+  so.apply_delay = config_.apply_delay;
+  so.replace = true;
+  catalog_.reset();
+  instance_.Sync(so);
+}
+
+}  // namespace pgha::agent

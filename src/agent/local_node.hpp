@@ -1,0 +1,65 @@
+// NodeControl over this machine's PostgreSQL: an Instance, its WAL catalogue and its lease.
+#ifndef PGHA_AGENT_LOCAL_NODE_HPP
+#define PGHA_AGENT_LOCAL_NODE_HPP
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "lease_table.hpp"
+#include "pgha/agent_config.hpp"
+#include "pgha/cluster.hpp"
+#include "pgha/http_client.hpp"
+#include "pgha/instance.hpp"
+#include "pgha/wal_catalog.hpp"
+
+namespace pgha::agent {
+
+/// The local node. Thread-safe: PostgreSQL state changes are serialised by a mutex, and the
+/// cluster's lease (LeaseTable) keeps operations from interleaving.
+class LocalNode : public NodeControl {
+ public:
+  LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client);
+
+  const NodeAddress& address() const override { return address_; }
+  NodeState State() override;
+  NodeFacts Facts() override;
+  void Stop(StopMode mode) override;
+  void StartMaster() override;
+  void StartSlave(const NodeAddress& upstream) override;
+  void StartCurrent() override;
+  void Promote() override;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) override;
+  std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
+  void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
+  void Rewind(const NodeAddress& source) override;
+  std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
+                                     std::chrono::milliseconds ttl) override;
+  void Unlock(const std::string& holder) override;
+
+  Instance& instance() { return instance_; }
+  LeaseTable& leases() { return leases_; }
+  /// The WAL catalogue of pg_wal (made on first use: the data directory may not exist yet).
+  WalCatalog& catalog();
+  /// This node's history and end of WAL, for the catalogue.
+  WalPosition Position();
+  /// pg/init: initdb with the configuration's settings, then started as a single master.
+  void Init(const std::string& database);
+  /// pg/sync: a fresh copy of `source` (pg_basebackup), configured as its standby; stopped.
+  void Sync(const NodeAddress& source, const std::string& database);
+
+ private:
+  InstanceOptions MakeInstanceOptions() const;
+
+  const AgentConfig& config_;
+  NodeAddress address_;
+  std::shared_ptr<HttpClient> client_;
+  Instance instance_;
+  LeaseTable leases_;
+  std::mutex mutex_;
+  std::unique_ptr<WalCatalog> catalog_;
+};
+
+}  // namespace pgha::agent
+
+#endif  // PGHA_AGENT_LOCAL_NODE_HPP

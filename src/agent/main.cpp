@@ -1,0 +1,75 @@
+// pgha-agent: the per-node REST service (/api/pg/v1) of pgha.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "pgha/agent.hpp"
+#include "pgha/version.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: pgha-agent [--config FILE]\n"
+    "  Serves /api/pg/v1 for this node. Configuration: FILE (JSON, default $PGHA_CONFIG),\n"
+    "  then the seed's environment variables (LOCAL_NODE, REMOTE_NODE, LISTENING_PORT, PGDATA,\n"
+    "  ...) and PGHA_API_TOKEN or PGHA_API_TOKEN_FILE. See docs/agent.md.\n";
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_file;
+  if (const char* env = std::getenv("PGHA_CONFIG")) config_file = env;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_file = argv[++i];
+    } else if (arg == "--version") {
+      std::cout << "pgha-agent " << pgha::kVersion << "\n";
+      return 0;
+    } else {
+      std::cerr << kUsage;
+      return 2;
+    }
+  }
+  if (::geteuid() == 0) {
+    std::cerr
+        << "pgha-agent: refusing to run as root (it controls PostgreSQL, which refuses too).\n"
+           "HINT: run it as the account that owns the data directory, e.g. postgres\n";
+    return 1;
+  }
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    pgha::AgentConfig config =
+        pgha::AgentConfig::Load(config_file, pgha::AgentConfig::ProcessEnvironment());
+    pgha::Agent agent(config);
+    agent.Start();
+    std::cerr << "pgha-agent " << pgha::kVersion << ": " << config.local_node << " listening on "
+              << config.listen_address << ":" << agent.port() << "\n";
+    int sig = WaitForSignal();
+    std::cerr << "pgha-agent: " << strsignal(sig) << ", stopping\n";
+    agent.Stop();
+    return 0;
+  } catch (const pgha::Error& e) {
+    std::cerr << "pgha-agent: error: " << e.what() << "\n";
+    return 1;
+  }
+}

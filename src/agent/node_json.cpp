@@ -1,0 +1,85 @@
+#include "node_json.hpp"
+
+#include "pgha/error.hpp"
+
+namespace pgha::agent {
+
+using nlohmann::json;
+
+namespace {
+
+template <typename T>
+T Field(const json& j, const char* key) {
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kBadInput, std::string("JSON field \"") + key + "\": " + e.what());
+  }
+}
+
+Lsn LsnField(const json& j, const char* key) {
+  return Lsn::Parse(Field<std::string>(j, key));
+}
+
+}  // namespace
+
+json ToJson(const NodeAddress& n) {
+  return {
+      {"name", n.name}, {"agent_url", n.agent_url}, {"pg_host", n.pg_host}, {"pg_port", n.pg_port}};
+}
+
+NodeAddress NodeAddressFromJson(const json& j) {
+  NodeAddress n;
+  n.name = Field<std::string>(j, "name");
+  n.agent_url = Field<std::string>(j, "agent_url");
+  n.pg_host = Field<std::string>(j, "pg_host");
+  n.pg_port = Field<int>(j, "pg_port");
+  return n;
+}
+
+json ToJson(const NodeFacts& f) {
+  return {{"state", NodeStateName(f.state)},
+          {"timeline", f.timeline},
+          {"checkpoint", f.checkpoint.ToString()},
+          {"redo", f.redo.ToString()},
+          {"end_of_wal", f.end_of_wal.ToString()}};
+}
+
+NodeFacts NodeFactsFromJson(const json& j) {
+  NodeFacts f;
+  auto state = ParseNodeState(Field<std::string>(j, "state"));
+  if (!state) throw Error(ErrorCode::kBadInput, "unknown node state in facts");
+  f.state = *state;
+  f.timeline = Field<TimelineId>(j, "timeline");
+  f.checkpoint = LsnField(j, "checkpoint");
+  f.redo = LsnField(j, "redo");
+  f.end_of_wal = LsnField(j, "end_of_wal");
+  return f;
+}
+
+json ToJson(const ValidLsnAnswer& a) {
+  return {{"code", a.code}, {"msg", a.msg}, {"cnt", std::to_string(a.cnt)}};
+}
+
+ValidLsnAnswer ValidLsnFromJson(const json& j) {
+  ValidLsnAnswer a;
+  a.code = Field<int>(j, "code");
+  a.msg = Field<std::string>(j, "msg");
+  const json& cnt = j.contains("cnt") ? j.at("cnt") : json("0");
+  a.cnt = cnt.is_string() ? std::stoull(cnt.get<std::string>()) : cnt.get<std::uint64_t>();
+  return a;
+}
+
+json ParseBody(const std::string& body, const char* what) {
+  json j = json::parse(body.empty() ? "{}" : body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw Error(ErrorCode::kBadInput, std::string(what) + ": body is not JSON");
+  return j;
+}
+
+json StatesJson(const OperationResult& r) {
+  json j = json::object();
+  for (const auto& [name, state] : r.states) j[name] = state;
+  return j;
+}
+
+}  // namespace pgha::agent

@@ -1,0 +1,28 @@
+// JSON forms of the cluster's types, shared by the agent's routes and its peer client.
+#ifndef PGHA_AGENT_NODE_JSON_HPP
+#define PGHA_AGENT_NODE_JSON_HPP
+
+#include <nlohmann/json.hpp>
+
+#include "pgha/cluster.hpp"
+
+namespace pgha::agent {
+
+nlohmann::json ToJson(const NodeAddress& n);
+NodeAddress NodeAddressFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const NodeFacts& f);
+NodeFacts NodeFactsFromJson(const nlohmann::json& j);
+/// The seed's validLsn body: {"code":0,"msg":"Valid lsn","cnt":"1"} (cnt is a string there).
+nlohmann::json ToJson(const ValidLsnAnswer& a);
+ValidLsnAnswer ValidLsnFromJson(const nlohmann::json& j);
+/// Parses a JSON body, throwing Error(kBadInput) naming `what` when it is not JSON.
+nlohmann::json ParseBody(const std::string& body, const char* what);
+/// The seed's state map {"node": "state", ...}.
+nlohmann::json StatesJson(const OperationResult& r);
+
+/// The header that carries an operation's lease holder on internal calls.
+inline constexpr const char* kLeaseHeader = "X-Pgha-Lease";
+
+}  // namespace pgha::agent
+
+#endif  // PGHA_AGENT_NODE_JSON_HPP

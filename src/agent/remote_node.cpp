@@ -1,0 +1,120 @@
+#include "remote_node.hpp"
+
+#include <cstdio>
+
+#include "node_json.hpp"
+#include "pgha/node_state.hpp"
+
+namespace pgha::agent {
+
+using nlohmann::json;
+
+namespace {
+
+// The seed's "/:tl/:hi/:lo" form of a position, e.g. "3/0/39000028".
+std::string LsnPath(TimelineId timeline, Lsn lsn) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%u/%X/%X", timeline, lsn.high(), lsn.low());
+  return buf;
+}
+
+}  // namespace
+
+RemoteNode::RemoteNode(NodeAddress address, std::shared_ptr<HttpClient> client)
+    : address_(std::move(address)), client_(std::move(client)) {}
+
+std::string RemoteNode::Url(const std::string& path) const {
+  std::string base = address_.agent_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/api/pg/v1/" + path;
+}
+
+HttpHeaders RemoteNode::LeaseHeaders() const {
+  HttpHeaders h;
+  if (!holder_.empty()) h.Set(kLeaseHeader, holder_);
+  h.Set("Content-Type", "application/json");
+  return h;
+}
+
+std::string RemoteNode::Call(HttpMethod method, const std::string& path, const std::string& body) {
+  HttpResponse r = client_->Send(method, Url(path), body, LeaseHeaders());
+  ThrowIfHttpError(r, address_.name + " " + std::string(HttpMethodName(method)) + " " + path);
+  return r.body;
+}
+
+NodeState RemoteNode::State() {
+  json j = ParseBody(Call(HttpMethod::kGet, "instance/current"), "instance/current");
+  if (!j.contains(address_.name) || !j[address_.name].is_string()) {
+    throw Error(ErrorCode::kPeerUnreachable,
+                address_.agent_url + " answered for another node: " + j.dump());
+  }
+  auto state = ParseNodeState(j[address_.name].get<std::string>());
+  if (!state) throw Error(ErrorCode::kBadInput, "peer " + address_.name + " sent an unknown state");
+  return *state;
+}
+
+NodeFacts RemoteNode::Facts() {
+  return NodeFactsFromJson(ParseBody(Call(HttpMethod::kGet, "internal/facts"), "internal/facts"));
+}
+
+void RemoteNode::Stop(StopMode mode) {
+  const char* m = mode == StopMode::kSmart  ? "smart"
+                  : mode == StopMode::kFast ? "fast"
+                                            : "immediate";
+  Call(HttpMethod::kPost, std::string("internal/stop?mode=") + m);
+}
+
+void RemoteNode::StartMaster() {
+  Call(HttpMethod::kPost, "internal/start?as=master");
+}
+
+void RemoteNode::StartSlave(const NodeAddress& upstream) {
+  Call(HttpMethod::kPost, "internal/start?as=slave", json{{"upstream", ToJson(upstream)}}.dump());
+}
+
+void RemoteNode::StartCurrent() {
+  Call(HttpMethod::kPost, "internal/start?as=current");
+}
+
+void RemoteNode::Promote() {
+  Call(HttpMethod::kPost, "internal/promote");
+}
+
+ValidLsnAnswer RemoteNode::ValidLsn(TimelineId timeline, Lsn lsn) {
+  return ValidLsnFromJson(
+      ParseBody(Call(HttpMethod::kGet, "validLsn/" + LsnPath(timeline, lsn)), "validLsn"));
+}
+
+std::vector<WalFileRef> RemoteNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
+  json j = ParseBody(Call(HttpMethod::kGet, "walFiles/" + LsnPath(timeline, lsn)), "walFiles");
+  std::vector<WalFileRef> files;
+  for (const json& f : j)
+    files.push_back({f.at("file").get<std::string>(), f.at("md5").get<std::string>()});
+  return files;
+}
+
+void RemoteNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
+  Call(HttpMethod::kPost, "internal/pull-wal",
+       json{{"from", ToJson(from)}, {"file", file.name}, {"md5", file.md5}}.dump());
+}
+
+void RemoteNode::Rewind(const NodeAddress& source) {
+  Call(HttpMethod::kPost, "internal/rewind", json{{"source", ToJson(source)}}.dump());
+}
+
+std::optional<std::string> RemoteNode::TryLock(const std::string& operation,
+                                               const std::string& holder,
+                                               std::chrono::milliseconds ttl) {
+  json body = {{"operation", operation}, {"holder", holder}, {"ttl_ms", ttl.count()}};
+  json j = ParseBody(Call(HttpMethod::kPost, "internal/lease", body.dump()), "internal/lease");
+  if (!j.value("granted", false)) return j.value("operation", std::string("another operation"));
+  holder_ = holder;
+  return std::nullopt;
+}
+
+void RemoteNode::Unlock(const std::string& holder) {
+  Call(HttpMethod::kDelete, "internal/lease?holder=" + PercentEncode(holder));
+  if (holder_ == holder) holder_.clear();
+}
+
+}  // namespace pgha::agent

@@ -1,0 +1,48 @@
+// NodeControl over a peer's agent: each primitive is one call to its REST API.
+#ifndef PGHA_AGENT_REMOTE_NODE_HPP
+#define PGHA_AGENT_REMOTE_NODE_HPP
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "pgha/cluster.hpp"
+#include "pgha/http_client.hpp"
+
+namespace pgha::agent {
+
+/// A peer node. Connection failures surface as Error(kPeerUnreachable); error bodies of the
+/// peer as the Error they carry. Thread-compatible (one operation uses it at a time).
+class RemoteNode : public NodeControl {
+ public:
+  RemoteNode(NodeAddress address, std::shared_ptr<HttpClient> client);
+
+  const NodeAddress& address() const override { return address_; }
+  NodeState State() override;
+  NodeFacts Facts() override;
+  void Stop(StopMode mode) override;
+  void StartMaster() override;
+  void StartSlave(const NodeAddress& upstream) override;
+  void StartCurrent() override;
+  void Promote() override;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) override;
+  std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
+  void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
+  void Rewind(const NodeAddress& source) override;
+  std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
+                                     std::chrono::milliseconds ttl) override;
+  void Unlock(const std::string& holder) override;
+
+ private:
+  std::string Url(const std::string& path) const;
+  HttpHeaders LeaseHeaders() const;
+  std::string Call(HttpMethod method, const std::string& path, const std::string& body = {});
+
+  NodeAddress address_;
+  std::shared_ptr<HttpClient> client_;
+  std::string holder_;  // the lease this node granted to the running operation
+};
+
+}  // namespace pgha::agent
+
+#endif  // PGHA_AGENT_REMOTE_NODE_HPP

@@ -1,0 +1,103 @@
+// Health, configuration (nodes/env), pg/init, pg/sync and the seed's test cases.
+#include <atomic>
+
+#include "agent_impl.hpp"
+#include "node_json.hpp"
+#include "pgha/version.hpp"
+#include "scenarios.hpp"
+
+namespace pgha::agent {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr RouteOptions kBlocking{false, true, 0};
+
+// Runs `fn` holding this node's lease, as a cluster operation would.
+template <typename Fn>
+void WithLocalLease(Agent::Impl& a, const std::string& operation, Fn&& fn) {
+  static std::atomic<std::uint64_t> counter{0};
+  std::string holder = a.local->address().name + "/local/" + std::to_string(++counter);
+  if (auto running = a.local->TryLock(operation, holder, a.config.operation_timeout)) {
+    throw Error(ErrorCode::kConflict, "cannot run " + operation + ": " + *running + " is running");
+  }
+  try {
+    fn();
+  } catch (...) {
+    a.local->Unlock(holder);
+    throw;
+  }
+  a.local->Unlock(holder);
+}
+
+json EnvJson(const AgentConfig& c) {
+  json remotes = json::array();
+  for (const auto& p : c.Peers()) remotes.push_back(p.name);
+  return {{"local_node", c.local_node},
+          {"remote_node", remotes.empty() ? json(nullptr) : remotes[0]},
+          {"remote_nodes", remotes}};
+}
+
+// The running master among the peers, to copy from.
+NodeAddress SyncSource(Agent::Impl& a) {
+  for (const auto& peer : a.peers()) {
+    try {
+      NodeState s = peer->State();
+      if (s == NodeState::kMaster || s == NodeState::kSingle) return peer->address();
+    } catch (const Error&) {
+    }
+  }
+  throw Error(ErrorCode::kWrongState, "pg/sync needs a running master among the peers");
+}
+
+}  // namespace
+
+void AddAdminRoutes(Agent::Impl& a, Router& r) {
+  r.Add(
+      HttpMethod::kGet, "/api/pg/v1/health",
+      [&a](const HttpRequest&) {
+        return Json({{"status", "ok"}, {"node", a.local->address().name}, {"version", kVersion}});
+      },
+      RouteOptions{true, false, 0});
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/nodes/env",
+      [&a](const HttpRequest& req) {
+        {
+          std::lock_guard<std::mutex> lock(a.config_mutex);
+          AgentConfig next = a.config;
+          next.Update(req.body);
+          if (next.local_node != a.config.local_node || next.pgdata != a.config.pgdata) {
+            throw Error(ErrorCode::kBadInput,
+                        "local_node and pgdata cannot change while the agent runs");
+          }
+          next.Save();
+          a.config = next;
+        }
+        a.Rebuild();
+        std::lock_guard<std::mutex> lock(a.config_mutex);
+        return Json(EnvJson(a.config));
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/pg/:scope/:db",
+      [&a](const HttpRequest& req) {
+        const std::string& scope = req.Param("scope");
+        const std::string& db = req.Param("db");
+        if (scope == "init") {
+          WithLocalLease(a, "pg/init", [&] { a.local->Init(db); });
+        } else if (scope == "sync") {
+          NodeAddress source = SyncSource(a);
+          WithLocalLease(a, "pg/sync", [&] { a.local->Sync(source, db); });
+        } else {
+          throw Error(ErrorCode::kNotFound, "pg/" + scope + ": init or sync");
+        }
+        return Json(StatesJson(a.cluster()->LocalState()));
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/test/:case",
+      [&a](const HttpRequest& req) { return Json(RunScenario(a, req.Param("case"))); }, kBlocking);
+}
+
+}  // namespace pgha::agent

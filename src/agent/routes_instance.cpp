@@ -1,0 +1,136 @@
+// The seed's instance, node and lsn routes.
+#include "agent_impl.hpp"
+#include "node_json.hpp"
+
+namespace pgha::agent {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr RouteOptions kBlocking{false, true, 0};
+
+Sequence ParseSequence(const std::string& text) {
+  if (text == "masterSlave") return Sequence::kMasterSlave;
+  if (text == "slaveMaster") return Sequence::kSlaveMaster;
+  throw Error(ErrorCode::kBadInput,
+              "unknown sequence \"" + text + "\": masterSlave or slaveMaster");
+}
+
+HttpResponse States(const OperationResult& r) {
+  return Json(StatesJson(r));
+}
+
+OperationResult Post(Agent::Impl& a, const HttpRequest& req, const std::string& scope) {
+  auto cluster = a.cluster();
+  OperationOptions o = a.Options(req);
+  if (scope == "current") return cluster->StartCurrent(o);
+  if (scope == "master") return cluster->StartMaster(o);
+  if (scope == "slave") return cluster->StartSlave(o);
+  if (scope == "all") return cluster->StartAll(Sequence::kMasterSlave, o);
+  throw Error(ErrorCode::kNotFound,
+              "POST instance/" + scope + ": scope must be current, master, slave or all");
+}
+
+OperationResult Delete(Agent::Impl& a, const HttpRequest& req, const std::string& scope) {
+  auto cluster = a.cluster();
+  OperationOptions o = a.Options(req);
+  if (scope == "current") return cluster->StopLocal(StopMode::kFast);
+  if (scope == "master") return cluster->StopRole(NodeState::kMaster, o);
+  if (scope == "slave") return cluster->StopRole(NodeState::kSlave, o);
+  if (scope == "all" || scope == "slaveMaster") return cluster->StopAll(Sequence::kSlaveMaster, o);
+  if (scope == "masterSlave") return cluster->StopAll(Sequence::kMasterSlave, o);
+  throw Error(ErrorCode::kNotFound, "DELETE instance/" + scope +
+                                        ": scope must be current, master, slave, all, "
+                                        "slaveMaster or masterSlave");
+}
+
+json LsnFactsJson(Instance& instance) {
+  LsnFacts f = instance.ReadLsnFacts();
+  return {{"chkPoint", f.checkpoint.ToString()},
+          {"chkRedoPoint", f.redo.ToString()},
+          {"walFile", f.wal_file},
+          {"timeLineID", std::to_string(f.timeline)},
+          {"lastLsn", f.last_lsn.ToString()}};
+}
+
+}  // namespace
+
+void AddInstanceRoutes(Agent::Impl& a, Router& r) {
+  r.Add(
+      HttpMethod::kGet, "/api/pg/v1/instance/:scope",
+      [&a](const HttpRequest& req) {
+        const std::string& scope = req.Param("scope");
+        if (scope == "current") return States(a.cluster()->LocalState());
+        if (scope == "all") return States(a.cluster()->AllStates());
+        throw Error(ErrorCode::kNotFound,
+                    "GET instance/" + scope + ": scope must be current or all");
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/instance/:scope",
+      [&a](const HttpRequest& req) { return States(Post(a, req, req.Param("scope"))); }, kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/instance/all/:order",
+      [&a](const HttpRequest& req) {
+        return States(a.cluster()->StartAll(ParseSequence(req.Param("order")), a.Options(req)));
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/instance/failover/:how",
+      [&a](const HttpRequest& req) {
+        const std::string& how = req.Param("how");
+        if (how != "restart" && how != "promote") {
+          throw Error(ErrorCode::kNotFound, "failover/" + how + ": restart or promote");
+        }
+        return States(a.cluster()->Failover(
+            how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote,
+            a.Options(req)));
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
+      [&a](const HttpRequest& req) {
+        return States(a.cluster()->Switchover(ParseSequence(req.Param("order")), a.Options(req)));
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kDelete, "/api/pg/v1/instance/:scope",
+      [&a](const HttpRequest& req) { return States(Delete(a, req, req.Param("scope"))); },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/node/:scope",
+      [&a](const HttpRequest& req) {
+        if (req.Param("scope") != "promote") {
+          throw Error(ErrorCode::kNotFound,
+                      "node/" + req.Param("scope") + ": only node/promote exists");
+        }
+        return States(a.cluster()->PromoteLocal(a.Options(req)));
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kGet, "/api/pg/v1/lsn/:scope",
+      [&a](const HttpRequest& req) {
+        const std::string& scope = req.Param("scope");
+        if (scope != "current" && scope != "all") {
+          throw Error(ErrorCode::kNotFound, "lsn/" + scope + ": scope must be current or all");
+        }
+        json out = {{a.local->address().name, LsnFactsJson(a.local->instance())}};
+        if (scope == "all") {
+          for (const auto& peer : a.peers()) {
+            try {
+              HttpResponse resp =
+                  a.client->Get(peer->address().agent_url + "/api/pg/v1/lsn/current");
+              ThrowIfHttpError(resp, "lsn/current of " + peer->address().name);
+              out.update(ParseBody(resp.body, "lsn/current"));
+            } catch (const Error& e) {
+              out[peer->address().name] = {{"error", e.what()}};
+            }
+          }
+        }
+        return Json(out);
+      },
+      kBlocking);
+}
+
+}  // namespace pgha::agent

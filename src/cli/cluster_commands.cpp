@@ -1,0 +1,146 @@
+#include "cluster_commands.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "local_cluster.hpp"
+#include "pgha/error.hpp"
+#include "pgha/http_client.hpp"
+
+namespace pgha::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct Parsed {
+  ClusterTarget target;
+  std::string node;  // --node NAME: which agent gets the call
+  std::string order = "masterSlave";
+  std::string method = "promote";
+  bool force = false;
+};
+
+Parsed Parse(const std::vector<std::string>& args) {
+  Parsed p;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw Error(ErrorCode::kBadInput, args[i] + " needs a value");
+      return args[++i];
+    };
+    if (args[i] == "--url")
+      p.target.url = value();
+    else if (args[i] == "--token")
+      p.target.token = value();
+    else if (args[i] == "--node")
+      p.node = value();
+    else if (args[i] == "--order")
+      p.order = value();
+    else if (args[i] == "--method")
+      p.method = value();
+    else if (args[i] == "--force")
+      p.force = true;
+    else if (!args[i].empty() && args[i][0] != '-')
+      p.target.dir = args[i];
+    else
+      throw Error(ErrorCode::kBadInput, "unknown option " + args[i]);
+  }
+  return p;
+}
+
+// The agent URLs to talk to, first the one named by --node (or the first node).
+std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
+  std::vector<std::pair<std::string, std::string>> agents;
+  if (!p->target.dir.empty()) {
+    json c = ReadClusterFile(p->target.dir);
+    if (p->target.token.empty()) p->target.token = c.value("api_token", "");
+    for (const json& n : c["nodes"]) agents.emplace_back(n["name"], n["agent_url"]);
+  } else if (!p->target.url.empty()) {
+    agents.emplace_back("", p->target.url);
+  } else {
+    throw Error(ErrorCode::kBadInput, "give a pghactl local DIR or --url URL --token TOKEN");
+  }
+  if (p->target.token.empty()) {
+    if (const char* t = std::getenv("PGHA_API_TOKEN")) p->target.token = t;
+  }
+  if (!p->node.empty()) {
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+      if (agents[i].first == p->node) std::swap(agents[0], agents[i]);
+    }
+    if (agents[0].first != p->node) throw Error(ErrorCode::kNotFound, "no node " + p->node);
+  }
+  return agents;
+}
+
+json Fetch(const HttpClient& c, HttpMethod m, const std::string& url) {
+  HttpResponse r = c.Send(m, url);
+  ThrowIfHttpError(r, url);
+  return json::parse(r.body, nullptr, false);
+}
+
+int List(Parsed p, std::ostream& out) {
+  auto agents = Agents(&p);
+  HttpClientOptions o;
+  o.bearer_token = p.target.token;
+  o.timeout = std::chrono::seconds(10);
+  HttpClient c(o);
+  std::string api = agents[0].second + "/api/pg/v1/";
+  json states = Fetch(c, HttpMethod::kGet, api + "instance/all");
+  json lsns = Fetch(c, HttpMethod::kGet, api + "lsn/all");
+  char line[256];
+  std::snprintf(line, sizeof line, "%-12s %-12s %-8s %-14s %-26s\n", "Node", "State", "TL",
+                "Last LSN", "WAL file");
+  out << line;
+  for (auto& [name, state] : states.items()) {
+    json l = lsns.value(name, json::object());
+    std::snprintf(line, sizeof line, "%-12s %-12s %-8s %-14s %-26s\n", name.c_str(),
+                  state.get<std::string>().c_str(), l.value("timeLineID", "-").c_str(),
+                  l.value("lastLsn", "-").c_str(), l.value("walFile", "-").c_str());
+    out << line;
+  }
+  return 0;
+}
+
+int Operation(Parsed p, const std::string& path, std::ostream& out) {
+  auto agents = Agents(&p);
+  HttpClientOptions o;
+  o.bearer_token = p.target.token;
+  o.timeout = std::chrono::seconds(300);
+  HttpClient c(o);
+  std::string url = agents[0].second + "/api/pg/v1/" + path + (p.force ? "?force=true" : "");
+  out << Fetch(c, HttpMethod::kPost, url).dump() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunClusterCommand(const std::string& command, const std::vector<std::string>& args,
+                      std::ostream& out, std::ostream& err) {
+  try {
+    Parsed p = Parse(args);
+    if (command == "list") return List(p, out);
+    if (command == "switchover") {
+      if (p.order != "masterSlave" && p.order != "slaveMaster") {
+        throw Error(ErrorCode::kBadInput, "--order is masterSlave or slaveMaster");
+      }
+      return Operation(p, "instance/switchover/" + p.order, out);
+    }
+    if (command == "failover") {
+      if (p.method != "restart" && p.method != "promote") {
+        throw Error(ErrorCode::kBadInput, "--method is restart or promote");
+      }
+      if (p.node.empty())
+        throw Error(ErrorCode::kBadInput, "failover needs --node: the slave to promote");
+      return Operation(p, "instance/failover/" + p.method, out);
+    }
+    err << "pghactl: unknown command " << command << "\n";
+    return 2;
+  } catch (const Error& e) {
+    err << "pghactl: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace pgha::cli

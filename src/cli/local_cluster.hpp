@@ -1,0 +1,34 @@
+// `pghactl local up|down`: a cluster of N nodes on this machine's loopback, each a PostgreSQL
+// server and a pgha-agent, set up through the agents' own routes as the seed's setup does.
+#ifndef PGHA_CLI_LOCAL_CLUSTER_HPP
+#define PGHA_CLI_LOCAL_CLUSTER_HPP
+
+#include <iosfwd>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace pgha::cli {
+
+struct LocalUpOptions {
+  std::string dir;    ///< where everything lives (created; must be empty or absent)
+  int nodes = 2;      ///< how many nodes (the first becomes the master)
+  int port_base = 0;  ///< first port (agents, then PostgreSQL servers); 0 = find free ones
+  std::string database = "datasync";
+  std::string bindir;  ///< PostgreSQL binaries ("" = pg_config's / Debian's 15)
+};
+
+/// Brings the cluster up and returns the content of DIR/cluster.json. Progress goes to `log`.
+/// Throws pgha::Error; on failure everything started so far is stopped again.
+nlohmann::json LocalUp(const LocalUpOptions& options, std::ostream& log);
+
+/// Stops every agent and PostgreSQL server of the cluster in `dir` (stopping PostgreSQL in
+/// order through the agents first when they answer). Idempotent.
+void LocalDown(const std::string& dir, std::ostream& log);
+
+/// The cluster.json of `dir`.
+nlohmann::json ReadClusterFile(const std::string& dir);
+
+}  // namespace pgha::cli
+
+#endif  // PGHA_CLI_LOCAL_CLUSTER_HPP
