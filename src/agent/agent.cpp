@@ -1,4 +1,6 @@
 #include "agent_impl.hpp"
+
+#include <iostream>
 #include "node_json.hpp"
 
 namespace pgha {
@@ -79,6 +81,7 @@ void Agent::Start() {
   so.port = static_cast<std::uint16_t>(impl_->config.listen_port);
   so.bearer_token = impl_->config.api_token;
   so.auth_disabled = impl_->config.auth_disabled;
+  so.log = [](const std::string& line) { std::cerr << "pgha-agent: " << line << "\n"; };
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
   impl_->server->Start();
 }

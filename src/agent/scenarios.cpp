@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "node_json.hpp"
+#include "scenario_writer.hpp"
 
 namespace pgha::agent {
 
@@ -118,8 +119,18 @@ json RunScenario(Agent::Impl& a, const std::string& name) {
   json out = json::object();
   bool passed = true;
   TimelineId before = 0;
+  // The writer runs from the first step that leaves a master until before the last step
+  // (which stops everything); then every row it was told was committed must be there.
+  ScenarioWriter writer(nodes, a.config.superuser);
+  bool writing = false;
   for (std::size_t i = 0; i < sc->steps.size() && passed; ++i) {
     const ScenarioStep& st = sc->steps[i];
+    if (writing && i + 1 == sc->steps.size()) {
+      json report = writer.Verify();
+      passed = report["lost"] == 0 && report["acknowledged"] > 0;
+      out["writer"] = report;
+      if (!passed) break;
+    }
     const NodeAddress& target = nodes[static_cast<std::size_t>(st.node)];
     if (static_cast<int>(i) == sc->failover_step) before = TimelineOf(a, nodes[1]);
     auto start = std::chrono::steady_clock::now();
@@ -145,6 +156,10 @@ json RunScenario(Agent::Impl& a, const std::string& name) {
     step["pass"] = ok;
     passed = ok;
     out[st.no] = step;
+    if (ok && !writing && i == 1) {
+      writer.Start();
+      writing = true;
+    }
   }
   out["result"] = passed ? "pass" : "fail";
   return out;

@@ -37,6 +37,8 @@ HttpResponse CallHandler(const HttpHandler& handler, const HttpRequest& request,
     return response;
   } catch (const Error& e) {
     try {
+      // An operator reads why a call failed in the log too, not only the caller.
+      shared.Log(Describe(request) + ": " + std::string(ErrorCodeName(e.code())) + ": " + e.what());
       return HttpResponse::FromError(e);
     } catch (...) {
       return InternalErrorResponse();

@@ -1,0 +1,75 @@
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+
+import pytest
+
+BIN = pathlib.Path(os.environ.get("PGHA_BIN_DIR", "bin"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: real agents and PostgreSQL servers (slow)")
+
+
+class Cluster:
+    """A `pghactl local` cluster and a small client for its agents' REST API."""
+
+    def __init__(self, directory: pathlib.Path):
+        self.dir = directory
+        self.reload()
+
+    def reload(self):
+        self.info = json.loads((self.dir / "cluster.json").read_text())
+        self.token = self.info["api_token"]
+        self.nodes = {n["name"]: n for n in self.info["nodes"]}
+        self.names = [n["name"] for n in self.info["nodes"]]
+
+    def call(self, node: str, method: str, path: str, token: str = "default", timeout=300):
+        """(status, parsed JSON body) of one request to `node`'s agent."""
+        url = self.nodes[node]["agent_url"] + "/api/pg/v1/" + path
+        req = urllib.request.Request(url, method=method)
+        tok = self.token if token == "default" else token
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            body = e.read()
+            return e.code, json.loads(body) if body else None
+
+    def ok(self, node: str, method: str, path: str):
+        status, body = self.call(node, method, path)
+        assert status == 200, (method, path, status, body)
+        return body
+
+    def pghactl(self, *args, check=True):
+        res = subprocess.run([str(BIN / "pghactl"), *args], capture_output=True, text=True,
+                             timeout=600)
+        if check:
+            assert res.returncode == 0, res.stderr
+        return res
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two nodes brought up by `pghactl local up`, brought down (also on failure) at the end."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-e2e-"))
+    os.chmod(base, 0o755)
+    directory = base / "cluster"
+    res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory)],
+                         capture_output=True, text=True, timeout=600)
+    try:
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"pg-node01": "master", "pg-node02": "slave"}
+        yield Cluster(directory)
+    finally:
+        if (directory / "cluster.json").exists():
+            subprocess.run([str(BIN / "pghactl"), "local", "down", str(directory)],
+                           capture_output=True, text=True, timeout=300)
+        shutil.rmtree(base, ignore_errors=True)

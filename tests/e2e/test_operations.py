@@ -1,0 +1,143 @@
+"""Operations against the agents directly: concurrency, auth, errors, stopped peers."""
+
+import json
+import os
+import pwd
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def start_pair(cluster):
+    cluster.ok("pg-node01", "DELETE", "instance/all")
+    assert cluster.ok("pg-node01", "POST", "instance/all") == \
+        {"pg-node01": "master", "pg-node02": "slave"}
+
+
+def test_health_needs_no_token_and_everything_else_does(cluster):
+    status, body = cluster.call("pg-node01", "GET", "health", token=None)
+    assert status == 200 and body["node"] == "pg-node01"
+    status, body = cluster.call("pg-node01", "GET", "instance/current", token=None)
+    assert status == 401 and body["code"] == 10
+    status, body = cluster.call("pg-node01", "GET", "instance/current", token="wrong")
+    assert status == 401
+
+
+def test_bad_input_gets_json_errors(cluster):
+    start_pair(cluster)
+    for path, want in [("instance/nonsense", 404), ("walFile/..%2Fpg_hba.conf", 400),
+                       ("walFile/00000001000000000000000g", 400), ("validLsn/x/0/1", 400),
+                       ("walFiles/1/0/zz", 400)]:
+        status, body = cluster.call("pg-node01", "GET", path)
+        assert status == want, (path, status, body)
+        assert body["code"] != 0 and body["msg"]
+
+
+def test_wal_routes(cluster):
+    start_pair(cluster)
+    lsn = cluster.ok("pg-node01", "GET", "lsn/all")
+    facts = lsn["pg-node01"]
+    assert set(facts) == {"chkPoint", "chkRedoPoint", "walFile", "timeLineID", "lastLsn"}
+    assert lsn["pg-node02"]["timeLineID"] == facts["timeLineID"]
+    tl, (hi, lo) = facts["timeLineID"], facts["chkRedoPoint"].split("/")
+    files = cluster.ok("pg-node01", "GET", f"walFiles/{tl}/{hi}/{lo}")
+    assert files and all(len(f["md5"]) == 32 for f in files)
+    valid = cluster.ok("pg-node01", "GET", f"validLsn/{tl}/{hi}/{lo}")
+    assert valid["code"] == 0 and int(valid["cnt"]) >= 1
+    assert cluster.ok("pg-node01", "GET", "in_recovery") == {"in_recovery": "f"}
+    assert cluster.ok("pg-node02", "GET", "in_recovery") == {"in_recovery": "t"}
+
+
+def test_concurrent_operations_get_409(cluster):
+    start_pair(cluster)
+    barrier = threading.Barrier(6)
+    results = []
+
+    def fire(node, path):
+        barrier.wait()
+        results.append(cluster.call(node, "POST", path))
+
+    threads = [threading.Thread(target=fire, args=(node, "instance/switchover/masterSlave"))
+               for node in ("pg-node01", "pg-node02") for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    statuses = sorted(s for s, _ in results)
+    assert len(statuses) == 6 and set(statuses) <= {200, 409}, results
+    assert statuses.count(409) >= 1, results
+    assert all(b["code"] == 4 and "running" in b["msg"] for s, b in results if s == 409)
+    states = cluster.ok("pg-node01", "GET", "instance/all")
+    assert sorted(states.values()) == ["master", "slave"], states
+
+
+def agent_pid(cluster, node):
+    return cluster.nodes[node]["agent_pid"]
+
+
+def restart_agent(cluster, node):
+    n = cluster.nodes[node]
+    argv = [str(cluster.dir / "bin" / "pgha-agent"), "--config", n["config"]]
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", "postgres", "--"] + argv
+    env = dict(os.environ, PGHA_API_TOKEN_FILE=cluster.info["token_file"])
+    with open(n["agent_log"], "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, env=env, cwd="/",
+                                start_new_session=True)
+    # runuser may fork: `local down` needs the agent's own pid, found by its command line.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _port_open(n):
+        time.sleep(0.05)
+    assert cluster.call(node, "GET", "health", token=None)[0] == 200
+    info = json.loads((cluster.dir / "cluster.json").read_text())
+    for m in info["nodes"]:
+        if m["name"] == node:
+            m["agent_pid"] = _agent_pid_for(n["config"]) or proc.pid
+    (cluster.dir / "cluster.json").write_text(json.dumps(info, indent=2))
+    cluster.reload()
+
+
+def _port_open(n):
+    import socket
+    port = int(n["agent_url"].rsplit(":", 1)[1])
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _agent_pid_for(config):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"pgha-agent") and config.encode() in cmd:
+            return int(pid)
+    return None
+
+
+def test_operation_with_a_stopped_peer_agent_fails_cleanly_or_is_forced(cluster):
+    start_pair(cluster)
+    cluster.ok("pg-node01", "DELETE", "instance/current")
+    os.kill(agent_pid(cluster, "pg-node02"), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _port_open(cluster.nodes["pg-node02"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        status, body = cluster.call("pg-node01", "POST", "instance/master")
+        assert status == 503 and body["code"] == 6 and "pg-node02" in body["msg"], body
+        assert cluster.ok("pg-node01", "GET", "instance/current") == {"pg-node01": "inactive"}
+        body = cluster.ok("pg-node01", "POST", "instance/master?force=true")
+        assert body == {"pg-node01": "single", "pg-node02": "unreachable"}
+    finally:
+        restart_agent(cluster, "pg-node02")
+    # pg-node02's PostgreSQL kept running as a standby without its agent: it streams again.
+    states = cluster.ok("pg-node01", "GET", "instance/all")
+    assert states["pg-node02"] in ("slave", "recovery"), states
