@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "c_guard.hpp"
+#include "c_handles.hpp"
 #include "pgha/control_data.hpp"
 #include "pgha/lsn.hpp"
 #include "pgha/node_state.hpp"
@@ -21,10 +22,6 @@ using pgha::capi::CheckVersion;
 using pgha::capi::CopyOut;
 using pgha::capi::Guard;
 using pgha::capi::Require;
-
-struct pgha_timeline_history {
-  pgha::TimelineHistory history;
-};
 
 struct pgha_slot_state {
   pgha::SlotState slot;
@@ -203,19 +200,7 @@ int pgha_control_data_parse(const char* text, size_t len, pgha_control_data* out
     CheckVersion(out->version, "pgha_control_data");
     if (len > 0) Require(text, "text");
     auto cd = pgha::ControlData::Parse(std::string_view(text == nullptr ? "" : text, len));
-    out->control_version = cd.control_version;
-    out->system_identifier = cd.system_identifier;
-    out->cluster_state = static_cast<int>(cd.state);
-    out->checkpoint = cd.checkpoint.value();
-    out->redo = cd.redo.value();
-    CopyOut(cd.redo_wal_file, out->redo_wal_file, sizeof out->redo_wal_file);
-    out->timeline = cd.timeline;
-    out->prev_timeline = cd.prev_timeline;
-    out->min_recovery_end = cd.min_recovery_end.value();
-    out->min_recovery_end_timeline = cd.min_recovery_end_timeline;
-    out->wal_segment_size = cd.wal_segment_size;
-    out->data_checksum_version = cd.data_checksum_version;
-    out->current_timeline = cd.CurrentTimeline();
+    pgha::capi::FillControlData(cd, out);
   });
 }
 

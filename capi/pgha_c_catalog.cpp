@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "c_guard.hpp"
+#include "c_handles.hpp"
 #include "pgha/pgha.h"
 #include "pgha/wal_catalog.hpp"
 
@@ -18,10 +19,6 @@ using pgha::capi::Require;
 
 // Defined exactly as in pgha_c.cpp (one definition in two translation units, as the ODR
 // allows for identical class definitions).
-struct pgha_timeline_history {
-  pgha::TimelineHistory history;
-};
-
 struct pgha_wal_catalog {
   std::unique_ptr<pgha::WalCatalog> catalog;
 };

@@ -336,6 +336,41 @@ PGHA_C_API int pgha_wal_catalog_valid_lsn(pgha_wal_catalog* catalog, uint32_t ti
                                           uint64_t lsn, const pgha_timeline_history* history,
                                           uint64_t end_of_wal, pgha_valid_lsn_result* out);
 
+/* ---- Local PostgreSQL instance (read-only observations) --------------------------------- */
+
+typedef struct pgha_instance pgha_instance;
+
+typedef struct pgha_instance_options {
+  int version;           /* PGHA_STRUCT_VERSION */
+  const char* data_dir;  /* required */
+  const char* bindir;    /* NULL or "": pg_config's */
+  const char* host;      /* NULL: "127.0.0.1" */
+  int port;              /* 0: 5432 */
+  const char* os_user;   /* NULL: "postgres" (used only when running as root) */
+  const char* superuser; /* NULL: "postgres" */
+} pgha_instance_options;
+
+typedef struct pgha_lsn_facts {
+  int version; /* PGHA_STRUCT_VERSION */
+  uint64_t checkpoint;
+  uint64_t redo;
+  char wal_file[PGHA_WAL_NAME_BUFSIZE];
+  uint32_t timeline;
+  uint64_t last_lsn; /* the true end of WAL */
+} pgha_lsn_facts;
+
+/* A handle on one data directory. *out is the caller's. */
+PGHA_C_API int pgha_instance_open(const pgha_instance_options* options, pgha_instance** out);
+PGHA_C_API void pgha_instance_free(pgha_instance* instance);
+/* 1 when a live postmaster owns the data directory, 0 when not. */
+PGHA_C_API int pgha_instance_is_running(const pgha_instance* instance, int* out);
+/* The node state of the seed (pgha_node_state). */
+PGHA_C_API int pgha_instance_state(const pgha_instance* instance, pgha_node_state* out);
+/* The seed's lsn facts, running or stopped. */
+PGHA_C_API int pgha_instance_lsn_facts(const pgha_instance* instance, pgha_lsn_facts* out);
+/* pg_controldata of the data directory, parsed. */
+PGHA_C_API int pgha_instance_control_data(const pgha_instance* instance, pgha_control_data* out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -242,6 +242,26 @@ static void test_node_states(void) {
   CHECK(pgha_node_state_parse("Master", &s) == -PGHA_E_BAD_INPUT);
 }
 
+static void test_instance_stopped(void) {
+  pgha_instance_options o;
+  pgha_instance* inst = NULL;
+  pgha_lsn_facts facts;
+  pgha_node_state state = PGHA_NODE_MASTER;
+  int running = -1;
+  memset(&o, 0, sizeof o);
+  o.version = PGHA_STRUCT_VERSION;
+  CHECK(pgha_instance_open(&o, &inst) == -PGHA_E_BAD_INPUT && inst == NULL); /* no data_dir */
+  o.data_dir = "/nonexistent/pgha-capi-test/data";
+  CHECK(pgha_instance_open(&o, &inst) == PGHA_OK && inst != NULL);
+  CHECK(pgha_instance_is_running(inst, &running) == PGHA_OK && running == 0);
+  CHECK(pgha_instance_state(inst, &state) == PGHA_OK && state == PGHA_NODE_INACTIVE);
+  memset(&facts, 0, sizeof facts);
+  facts.version = PGHA_STRUCT_VERSION;
+  CHECK(pgha_instance_lsn_facts(inst, &facts) < 0 && pgha_last_error()[0] != '\0');
+  pgha_instance_free(inst);
+  pgha_instance_free(NULL);
+}
+
 int main(int argc, char** argv) {
   const char* fixtures = argc > 1 ? argv[1] : "../shared/fixtures";
   CHECK(strlen(pgha_version()) > 0);
@@ -251,6 +271,7 @@ int main(int argc, char** argv) {
   test_control_data(fixtures);
   test_slots(fixtures);
   test_node_states();
+  test_instance_stopped();
   printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
