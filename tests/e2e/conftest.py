@@ -56,8 +56,18 @@ class Cluster:
         return res
 
 
+def _report_agent_logs(request, directory: pathlib.Path) -> None:
+    """After a failure, shows the tail of every agent's log (the temp dir is removed)."""
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    for log in sorted(directory.glob("*/agent.log")):
+        lines = log.read_text(errors="replace").splitlines()[-40:]
+        reporter.write_line(f"---- {log} (last {len(lines)} lines)")
+        for line in lines:
+            reporter.write_line(line)
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(request):
     """Two nodes brought up by `pghactl local up`, brought down (also on failure) at the end."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-e2e-"))
     os.chmod(base, 0o755)
@@ -69,6 +79,8 @@ def cluster():
         assert json.loads(res.stdout) == {"pg-node01": "master", "pg-node02": "slave"}
         yield Cluster(directory)
     finally:
+        if request.session.testsfailed:
+            _report_agent_logs(request, directory)
         if (directory / "cluster.json").exists():
             subprocess.run([str(BIN / "pghactl"), "local", "down", str(directory)],
                            capture_output=True, text=True, timeout=300)
