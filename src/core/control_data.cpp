@@ -200,14 +200,9 @@ std::string_view ClusterStateName(ClusterState state) noexcept {
 ControlData ControlData::Parse(std::string_view text) {
   ControlData out;
   Lines lines(&out.fields);
-  std::uint64_t line_no = 0;
-  while (!text.empty()) {
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    ++line_no;
+  ForEachLine(text, [&](std::string_view line, std::uint64_t line_no) {
     if (!Trim(line).empty()) lines.Add(line, line_no);
-  }
+  });
   out.control_version = lines.U32(kControlVersion);
   out.catalog_version = lines.U32(kCatalogVersion);
   out.system_identifier = lines.U64(kSystemIdentifier);

@@ -35,6 +35,19 @@ std::string QuoteForMessage(std::string_view text);
 /// `text` without leading and trailing blanks (space, tab, CR, LF).
 std::string_view Trim(std::string_view text) noexcept;
 
+/// Calls fn(line, line_number) for each line of `text`: split at '\n' (which is not passed),
+/// numbered from 1, a last line without '\n' included.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  std::uint64_t line_no = 0;
+  while (!text.empty()) {
+    std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    fn(line, ++line_no);
+  }
+}
+
 }  // namespace pgha
 
 #endif  // PGHA_CORE_TEXT_HPP

@@ -134,21 +134,16 @@ TimelineHistory::TimelineHistory(TimelineId timeline) {
 TimelineHistory TimelineHistory::Parse(std::string_view text, TimelineId timeline) {
   TimelineHistory out(timeline);
   std::vector<TimelineHistoryEntry> entries;
-  std::uint64_t line_no = 0;
-  while (!text.empty()) {
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    ++line_no;
+  ForEachLine(text, [&](std::string_view line, std::uint64_t line_no) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::size_t first = 0;
     while (first < line.size() && IsCSpace(line[first])) ++first;
-    if (first == line.size() || line[first] == '#') continue;
+    if (first == line.size() || line[first] == '#') return;
     HistoryLine h = ParseHistoryLine(line, line_no);
     CheckOrder(h, entries, timeline, line, line_no);
     Lsn begin = entries.empty() ? Lsn() : entries.back().end;
     entries.push_back({h.parent, begin, h.switch_point, std::move(h.reason)});
-  }
+  });
   Lsn tip_begin = entries.empty() ? Lsn() : entries.back().end;
   entries.push_back({timeline, tip_begin, Lsn(), ""});
   out.entries_ = std::move(entries);

@@ -10,21 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capi_check.h"
 #include "pgha/pgha.h"
 
-static int g_passed = 0;
-static int g_failed = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (cond) {                                                                               \
-      ++g_passed;                                                                             \
-    } else {                                                                                  \
-      ++g_failed;                                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #cond, \
-              pgha_last_error());                                                             \
-    }                                                                                         \
-  } while (0)
 
 #define NAMES_MAX 12
 
@@ -212,6 +200,5 @@ int main(void) {
   CHECK(pgha_wal_file_list_at(NULL, 0) == NULL);
   CHECK(pgha_wal_catalog_hashes_computed(NULL) == 0);
   cleanup();
-  printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return CAPI_CHECK_SUMMARY();
 }

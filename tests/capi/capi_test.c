@@ -5,21 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capi_check.h"
 #include "pgha/pgha.h"
 
-static int g_passed = 0;
-static int g_failed = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (cond) {                                                                               \
-      ++g_passed;                                                                             \
-    } else {                                                                                  \
-      ++g_failed;                                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #cond, \
-              pgha_last_error());                                                             \
-    }                                                                                         \
-  } while (0)
 
 static char* read_file(const char* path, size_t* len) {
   FILE* f = fopen(path, "rb");
@@ -272,6 +260,5 @@ int main(int argc, char** argv) {
   test_slots(fixtures);
   test_node_states();
   test_instance_stopped();
-  printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return CAPI_CHECK_SUMMARY();
 }
