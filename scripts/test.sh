@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: unit (doctest), C ABI, Python, integration against real PostgreSQL 15
-# servers, the find_package consumer; then the unit and C suites again under ASan+UBSan.
+# servers, the find_package consumer; then the unit and C suites again under ASan+UBSan, and
+# 15 seconds of each libFuzzer target (scripts/fuzz.sh).
 # Warnings are errors. Needs the packages of scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ scripts/build.sh -DPGHA_WERROR=ON
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGHA_WERROR=ON \
       -DPGHA_SANITIZE=address,undefined -DPGHA_BUILD_PYTHON=OFF -DPGHA_BUILD_BENCH=OFF
-cmake --build build-asan -j"$(nproc)" --target pgha_unit_tests pgha_capi_test
+cmake --build build-asan -j"$(nproc)" --target pgha_unit_tests pgha_capi_test pgha_capi_catalog_test
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j2 -L 'unit|capi')
+
+# libFuzzer targets (clang, build-fuzz/): a short run of each, seeded from the fixtures.
+scripts/fuzz.sh 15
