@@ -135,7 +135,8 @@ TimelineHistory TimelineHistory::Parse(std::string_view text, TimelineId timelin
   TimelineHistory out(timeline);
   std::vector<TimelineHistoryEntry> entries;
   ForEachLine(text, [&](std::string_view line, std::uint64_t line_no) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // Every CR before the LF: a reason ending in one would not survive ToText and Parse.
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::size_t first = 0;
     while (first < line.size() && IsCSpace(line[first])) ++first;
     if (first == line.size() || line[first] == '#') return;

@@ -276,6 +276,11 @@ TEST_CASE("TimelineHistory accepts what PostgreSQL writes and reads") {
        "1\t0/10\tr\n3\tFFFFFFFF/FFFFFFFF\tr\n",
        {{1, Lsn(), Lsn(0x10), "r"}, {3, Lsn(0x10), Lsn(~0ull), "r"}, {4, Lsn(~0ull), Lsn(), ""}}},
       {"only comments", "# nothing\n", {{4, Lsn(), Lsn(), ""}}},
+      // Found by tests/fuzz/fuzz_timeline_history: the reason kept all but the last CR, and
+      // ToText's line then parsed back without one more of them.
+      {"several CRs before the LF",
+       "1\t0/3000000\tno\r\r\r re\r\rco\r\r\r\n",
+       {{1, Lsn(), Lsn(0x3000000), "no\r\r\r re\r\rco"}, {4, Lsn(0x3000000), Lsn(), ""}}},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
