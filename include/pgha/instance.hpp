@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -273,6 +274,8 @@ class PGHA_API Instance {
  private:
   InstanceOptions options_;
   PostgresBinaries binaries_;
+  /// Idle sessions State() reuses (shared by copies of this object).
+  std::shared_ptr<void> pool_;
 };
 
 }  // namespace pgha

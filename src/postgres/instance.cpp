@@ -15,6 +15,7 @@
 #include "conninfo.hpp"
 #include "fs.hpp"
 #include "instance_internal.hpp"
+#include "session_pool.hpp"
 
 namespace pgha {
 
@@ -144,7 +145,8 @@ std::string WithLogTail(const Instance& in, const std::string& message) {
 
 }  // namespace inst
 
-Instance::Instance(InstanceOptions options) : options_(std::move(options)) {
+Instance::Instance(InstanceOptions options)
+    : options_(std::move(options)), pool_(std::make_shared<pg::SessionPool>()) {
   if (options_.data_dir.empty()) throw Error(ErrorCode::kBadInput, "data_dir is empty");
   namespace stdfs = std::filesystem;
   std::string dir = stdfs::absolute(options_.data_dir).lexically_normal().string();

@@ -7,6 +7,7 @@
 #include "fs.hpp"
 #include "instance_internal.hpp"
 #include "pgha/instance.hpp"
+#include "session_pool.hpp"
 #include "standby_config.hpp"
 
 namespace pgha {
@@ -82,6 +83,7 @@ void Instance::Start(Timeout timeout) {
 }
 
 void Instance::Stop(StopMode mode, Timeout timeout) {
+  static_cast<pg::SessionPool*>(pool_.get())->Clear();  // idle sessions would hold a smart stop
   auto deadline = inst::DeadlineOf(*this, timeout);
   auto pid = inst::LivePostmaster(*this);
   if (!pid) return;

@@ -6,6 +6,7 @@
 #include "instance_internal.hpp"
 #include "pgha/instance.hpp"
 #include "pgha/wal_scan.hpp"
+#include "session_pool.hpp"
 
 namespace pgha {
 
@@ -156,6 +157,31 @@ InstanceObservation Instance::Observe() const {
 }
 
 NodeState Instance::State() const {
+  if (!inst::LivePostmaster(*this)) return NodeState::kInactive;
+  // One query on a reused session: the agent answers GET instance/current with this.
+  constexpr const char* kStateQuery =
+      "SELECT pg_is_in_recovery(), "
+      "EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'), "
+      "(SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')";
+  auto* pool = static_cast<pg::SessionPool*>(pool_.get());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::optional<pg::PqSession> s = pool->Take();
+    bool reused = s.has_value();
+    try {
+      if (!s) s.emplace(inst::Connect(*this));
+      std::vector<pg::Row> rows = s->Query(kStateQuery);
+      NodeObservation seen;
+      seen.running = true;
+      seen.in_recovery = rows.at(0).at(0) == std::optional<std::string>("t");
+      seen.receiver_streaming = rows.at(0).at(1) == std::optional<std::string>("t");
+      seen.streaming_standbys = std::stoi(rows.at(0).at(2).value_or("0"));
+      pool->Give(std::move(*s));
+      return DeriveNodeState(seen);
+    } catch (const pg::PostgresError& e) {
+      if (e.sqlstate() == "57P03") return NodeState::kRecovery;  // starting up or shutting down
+      if (!reused) throw;  // a reused session may have died with a restarted server: retry once
+    }
+  }
   return Observe().state;
 }
 
