@@ -15,7 +15,7 @@ constexpr auto kRetryPause = std::chrono::milliseconds(20);
 
 // A session on the node that accepts writes now, if any.
 std::optional<pg::PqSession> ConnectToPrimary(const std::vector<NodeAddress>& nodes,
-                                          const std::string& user, std::string* where) {
+                                              const std::string& user, std::string* where) {
   for (const NodeAddress& n : nodes) {
     try {
       pg::ConnectParams p;
@@ -41,7 +41,9 @@ std::optional<pg::PqSession> ConnectToPrimary(const std::vector<NodeAddress>& no
 ScenarioWriter::ScenarioWriter(std::vector<NodeAddress> nodes, std::string user)
     : nodes_(std::move(nodes)), user_(std::move(user)) {}
 
-ScenarioWriter::~ScenarioWriter() { Stop(); }
+ScenarioWriter::~ScenarioWriter() {
+  Stop();
+}
 
 void ScenarioWriter::Start() {
   std::string where;
@@ -88,7 +90,8 @@ nlohmann::json ScenarioWriter::Verify() {
   Stop();
   std::string where;
   auto s = ConnectToPrimary(nodes_, user_, &where);
-  if (!s) throw Error(ErrorCode::kWrongState, "no node accepts writes to check the writer's rows on");
+  if (!s)
+    throw Error(ErrorCode::kWrongState, "no node accepts writes to check the writer's rows on");
   std::vector<std::int64_t> present;
   for (const pg::Row& r : s->Query("SELECT id FROM pgha_writer ORDER BY id")) {
     if (r.at(0)) present.push_back(std::stoll(*r.at(0)));
