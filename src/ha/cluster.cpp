@@ -47,6 +47,8 @@ OperationResult Cluster::StartCurrent(const OperationOptions& options) {
   } else {
     run.StartSlaveOf(self, *masters.front());
     run.WaitForState(self, NodeState::kSlave);
+    // Its sender finishes catching up a moment after the receiver says streaming.
+    run.WaitForState(*masters.front(), NodeState::kMaster);
   }
   return run.Finish();
 }
@@ -82,6 +84,8 @@ OperationResult Cluster::StartSlave(const OperationOptions& options) {
   if (state == NodeState::kRecovery) run.Step(self, "stop", [&] { self.Stop(StopMode::kFast); });
   run.StartSlaveOf(self, master);
   run.WaitForState(self, NodeState::kSlave);
+  // The master's walsender leaves "catchup" a moment after the receiver says streaming.
+  run.WaitForState(master, NodeState::kMaster);
   return run.Finish();
 }
 
@@ -139,9 +143,14 @@ OperationResult Cluster::StopRole(NodeState role, const OperationOptions& option
       standbys.push_back(node);
     }
   }
-  // The standbys of a stopped master notice it is gone: the state returned is what holds.
+  // The state returned is what holds: the standbys of a stopped master notice it is gone, a
+  // master whose standbys all stopped has no walsender left.
   if (want_primary) {
     for (NodeControl* node : standbys) run.WaitForState(*node, NodeState::kRecovery);
+  } else {
+    for (NodeControl* node : run.AllNodes()) {
+      if (run.TryState(*node) == NodeState::kMaster) run.WaitForState(*node, NodeState::kSingle);
+    }
   }
   return run.Finish();
 }
