@@ -83,18 +83,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# A loopback port below 32768 that nothing listens on (PostgreSQL still refuses a taken one).
-free_port() {
-  local port tries
-  for ((tries = 0; tries < 200; tries++)); do
-    port=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
+source "$repo/bench/free_port.sh"
 
 mkdir -p "$pg_home"
 chmod 755 "$tmp"

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fs.hpp"
+#include "node_json.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -49,11 +50,6 @@ NodeAddress NodeFromJson(const json& j) {
   Take(j, "pg_host", &n.pg_host);
   Take(j, "pg_port", &n.pg_port);
   return n;
-}
-
-json NodeToJson(const NodeAddress& n) {
-  return {
-      {"name", n.name}, {"agent_url", n.agent_url}, {"pg_host", n.pg_host}, {"pg_port", n.pg_port}};
 }
 
 void ApplyJson(const json& j, AgentConfig* c) {
@@ -167,7 +163,7 @@ std::map<std::string, std::string> AgentConfig::ProcessEnvironment() {
 
 std::string AgentConfig::ToJson() const {
   json nodes_json = json::array();
-  for (const auto& n : nodes) nodes_json.push_back(NodeToJson(n));
+  for (const auto& n : nodes) nodes_json.push_back(agent::ToJson(n));
   json j = {{"local_node", local_node},
             {"nodes", nodes_json},
             {"listen_address", listen_address},
