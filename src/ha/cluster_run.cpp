@@ -3,6 +3,8 @@
 #include <atomic>
 #include <thread>
 
+#include "fault_point.hpp"
+
 namespace pgha {
 
 namespace {
@@ -58,6 +60,12 @@ Cluster::Run::~Run() {
     } catch (...) {  // an unreachable peer's lease runs out by itself
     }
   }
+}
+
+void Cluster::Run::FaultPoint(std::size_t index, const char* when, NodeControl& node,
+                              const std::string& action) const {
+  fault::Point("op:" + operation_ + ":" + std::to_string(index) + ":" + when,
+               node.address().name + ": " + action);
 }
 
 std::vector<NodeControl*> Cluster::Run::AllNodes() {

@@ -57,6 +57,10 @@ class Cluster::Run {
   const OperationOptions& options() const { return options_; }
 
  private:
+  /// The test-only fault point "op:<operation>:<index>:<when>" (src/core/fault_point.hpp).
+  void FaultPoint(std::size_t index, const char* when, NodeControl& node,
+                  const std::string& action) const;
+
   Cluster& cluster_;
   std::string operation_;
   std::string holder_;
@@ -68,12 +72,15 @@ class Cluster::Run {
 
 template <typename Fn>
 auto Cluster::Run::Step(NodeControl& node, const std::string& action, Fn&& fn) -> decltype(fn()) {
+  const std::size_t index = steps_.size();
+  FaultPoint(index, "begin", node, action);
   auto start = std::chrono::steady_clock::now();
   auto record = [&](bool ok, const std::string& detail) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();
     steps_.push_back({node.address().name, action, ok, detail, ms});
+    FaultPoint(index, "end", node, action);
   };
   try {
     if constexpr (std::is_void_v<decltype(fn())>) {
