@@ -88,7 +88,8 @@ class WalCatalog;
 /// A file being uploaded into pg_wal: bytes go to a temporary file (".pgha-upload.<pid>.<n>",
 /// a name PostgreSQL never takes for WAL) while their MD5 is computed; Commit checks the
 /// content and renames it into place. Destroying an uncommitted upload removes the temporary
-/// file. Not thread-safe: one writer.
+/// file; one left by a killed process is removed by the next BeginInstall. Not thread-safe:
+/// one writer.
 class PGHA_API WalUpload {
  public:
   ~WalUpload();

@@ -1,6 +1,8 @@
 #include "fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fault_point.hpp"
 #include "pgha/error.hpp"
 
 namespace pgha::fs {
@@ -51,6 +54,31 @@ void WriteAll(int fd, std::string_view data, const std::string& path) {
   }
 }
 
+constexpr std::string_view kTempMarker = ".pgha-tmp.";
+
+std::string BaseName(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Removes what a killed writer of `path` left: "<name>.pgha-tmp.<pid>" of a pid that is gone.
+void RemoveStaleTemps(const std::string& dir, const std::string& name) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const std::string prefix = name + std::string(kTempMarker);
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view entry = e->d_name;
+    if (entry.size() <= prefix.size() || entry.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string_view digits = entry.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
+    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;
+    ::unlink((dir + "/" + std::string(entry)).c_str());
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 Owner OwnerOf(const std::string& path) {
@@ -79,21 +107,28 @@ std::string DirName(const std::string& path) {
 
 void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t mode) {
   std::string dir = DirName(path);
-  std::string tmp = path + ".pgha-tmp." + std::to_string(::getpid());
+  std::string name = BaseName(path);
+  std::string tmp = path + std::string(kTempMarker) + std::to_string(::getpid());
+  auto fault = [&](const char* stage) { fault::Point("write:" + std::string(stage) + ":" + path); };
+  RemoveStaleTemps(dir, name);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (fd.get() < 0) IoError("cannot create", tmp, errno);
   try {
     WriteAll(fd.get(), contents, tmp);
+    fault("temp-written");
     if (::fchmod(fd.get(), mode) != 0) IoError("cannot chmod", tmp, errno);
     ChownIfRoot(tmp, OwnerOf(dir));
     if (::fsync(fd.get()) != 0) IoError("cannot fsync", tmp, errno);
     if (::close(fd.release()) != 0) IoError("cannot close", tmp, errno);
+    fault("temp-synced");
     if (::rename(tmp.c_str(), path.c_str()) != 0) IoError("cannot rename onto", path, errno);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
+  fault("renamed");
   FsyncPath(dir);
+  fault("dir-synced");
 }
 
 void RemoveDurable(const std::string& path) {

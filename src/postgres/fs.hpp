@@ -31,7 +31,11 @@ std::string DirName(const std::string& path);
 /// Replaces `path` with `contents` the crash-safe way: a temporary file in the same
 /// directory, written and fsynced, given mode `mode` and the owner of the directory (when
 /// root), renamed over `path`, and the directory fsynced. A crash leaves the old file or the
-/// new one, never a torn one; on failure the temporary file is removed. Throws Error(kIo).
+/// new one, never a torn one; on failure the temporary file is removed, and a temporary file
+/// of `path` that a killed writer left ("<name>.pgha-tmp.<pid>", that pid gone) is removed by
+/// the next write. Fault points "write:<stage>:<path>" (temp-written, temp-synced, renamed,
+/// dir-synced; src/core/fault_point.hpp) let tests kill the writer at each stage. Throws
+/// Error(kIo).
 void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t mode = 0600);
 
 /// Removes `path` if it exists and fsyncs its directory. Throws Error(kIo) on other failures.

@@ -1,12 +1,16 @@
 // pgha::Instance: standby configuration, physical slots, Sync (pg_basebackup), Rewind.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include "conninfo.hpp"
+#include "fault_point.hpp"
 #include "fs.hpp"
 #include "instance_internal.hpp"
 #include "pgha/instance.hpp"
@@ -53,13 +57,27 @@ void MakeBackupDirectory(const Instance& in, const std::string& dir) {
     fs::ChownIfRoot(dir, fs::Owner{user->uid, user->gid});
 }
 
-// Puts the complete backup `tmp` in place of `data`; an old `data` is removed only after.
+// Puts the complete backup `tmp` in place of `data` in one atomic exchange (the old `data` is
+// then at `tmp` and removed), so a crash leaves the old directory or the new one at `data`.
+// Where the file system cannot exchange, `data` is moved aside first: a crash between the two
+// renames leaves no `data`, and the old one at its sibling ".<name>.pgha-old-<pid>".
 void SwapIntoPlace(const std::string& tmp, const std::string& data, bool had_data) {
-  std::string old = Sibling(data, "old");
   std::error_code ec;
+  if (had_data) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, data.c_str(), RENAME_EXCHANGE) == 0) {
+      fault::Point("sync:exchanged:" + data);
+      fs::FsyncPath(fs::DirName(data));
+      std::filesystem::remove_all(tmp, ec);
+      return;
+    }
+    if (errno != EINVAL && errno != ENOSYS)
+      IoFailure("cannot exchange the base backup with", data, errno);
+  }
+  std::string old = Sibling(data, "old");
   if (had_data) {
     std::filesystem::remove_all(old, ec);
     if (::rename(data.c_str(), old.c_str()) != 0) IoFailure("cannot move aside", data, errno);
+    fault::Point("sync:moved-aside:" + data);
   }
   if (::rename(tmp.c_str(), data.c_str()) != 0) {
     int err = errno;
@@ -68,6 +86,27 @@ void SwapIntoPlace(const std::string& tmp, const std::string& data, bool had_dat
   }
   fs::FsyncPath(fs::DirName(data));
   if (had_data) std::filesystem::remove_all(old, ec);
+}
+
+// Removes the directories a killed Sync of `data` left: ".<name>.pgha-sync-<pid>" (a partial
+// backup, or the old data after the exchange) and ".<name>.pgha-old-<pid>", that pid gone.
+void RemoveStaleSiblings(const std::string& data) {
+  std::string parent = fs::DirName(data);
+  std::string base = data.substr(data.find_last_of('/') + 1);
+  std::error_code ec;
+  for (const char* tag : {"sync", "old"}) {
+    std::string prefix = "." + base + ".pgha-" + tag + "-";
+    for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+      std::string digits = name.substr(prefix.size());
+      if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      auto pid = static_cast<pid_t>(std::stol(digits));
+      if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
 }
 
 // pg_basebackup of `o`'s source into `dir`: WAL streamed alongside, a fast checkpoint.
@@ -174,12 +213,14 @@ void Instance::Sync(const SyncOptions& o) {
   if (had_data && !std::filesystem::is_empty(data, ec) && !o.replace)
     throw Error(ErrorCode::kWrongState, "sync: data directory \"" + data +
                                             "\" is not empty HINT: pass replace to overwrite it");
+  RemoveStaleSiblings(data);
   std::string tmp = Sibling(data, "sync");
   process::Command cmd = BaseBackupCommand(*this, o, tmp);
   MakeBackupDirectory(*this, tmp);
   try {
     process::RunChecked(
         cmd, "pg_basebackup from " + o.source_host + ":" + std::to_string(o.source_port));
+    fault::Point("sync:backed-up:" + data);
     SwapIntoPlace(tmp, data, had_data);
   } catch (...) {
     std::filesystem::remove_all(tmp, ec);

@@ -1,8 +1,11 @@
 // Uploads into pg_wal: WalCatalog::BeginInstall / Install and WalUpload. The temporary file
 // ".pgha-upload.<pid>.<n>" matches none of the patterns PostgreSQL acts on in pg_wal
 // (IsXLogFileName, IsPartialXLogFileName, IsTLHistoryFileName, IsBackupHistoryFileName and
-// the "xlogtemp." prefix in xlog.c / xlog_internal.h, 10-18).
+// the "xlogtemp." prefix in xlog.c / xlog_internal.h, 10-18). An upload killed before its
+// rename leaves that file and nothing else; the next upload removes those of dead processes.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "fault_point.hpp"
 #include "fs.hpp"
 #include "md5.hpp"
 #include "pgha/error.hpp"
@@ -64,6 +68,27 @@ std::string CheckLongHeader(const WalPageHeader& h, const WalFileName& name,
            std::to_string(*id.system_identifier);
   }
   return {};
+}
+
+// Removes the temporary files of uploads whose process was killed: ".pgha-upload.<pid>.<n>"
+// of a pid that is gone (a live pid's may be an upload in progress).
+void RemoveStaleUploads(const std::string& dir) {
+  constexpr std::string_view kPrefix = ".pgha-upload.";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view entry = e->d_name;
+    if (entry.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    std::string_view rest = entry.substr(kPrefix.size());
+    std::string_view digits = rest.substr(0, rest.find('.'));
+    if (digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;
+    ::unlink((dir + "/" + std::string(entry)).c_str());
+  }
+  ::closedir(d);
 }
 
 }  // namespace
@@ -128,6 +153,11 @@ struct WalUpload::Impl {
     }
   }
 
+  /// The test-only fault point "upload:<stage>:<path>" (src/core/fault_point.hpp).
+  void Fault(const char* stage) const {
+    fault::Point("upload:" + std::string(stage) + ":" + state->PathOf(name));
+  }
+
   void CheckComplete(const std::string& actual_md5);
   void Persist();
   InstallResult Place(const std::string& actual_md5);
@@ -181,7 +211,9 @@ InstallResult WalUpload::Impl::Place(const std::string& actual_md5) {
     IoFailed("rename into place");
   }
   phase = Phase::kDone;
+  Fault("placed");
   fs::FsyncPath(state->dir());
+  Fault("done");
   std::optional<catalog::DirEntry> placed = state->StatEntry(name, parsed);
   InstallResult out;
   out.path = path;
@@ -232,7 +264,9 @@ bool WalUpload::Impl::ExtendsExisting(const std::string& path) {
 InstallResult WalUpload::Impl::Replace(const std::string& path, const std::string& actual_md5) {
   if (::rename(temp_path.c_str(), path.c_str()) != 0) IoFailed("rename over the older copy");
   phase = Phase::kDone;
+  Fault("placed");
   fs::FsyncPath(state->dir());
+  Fault("done");
   InstallResult out;
   out.path = path;
   if (auto placed = state->StatEntry(name, parsed)) out.file = state->InfoOf(*placed);
@@ -281,8 +315,10 @@ InstallResult WalUpload::Commit() {
   u.RequireOpen();
   try {
     const std::string actual_md5 = u.md5.HexDigest();
+    u.Fault("temp-written");
     u.CheckComplete(actual_md5);
     u.Persist();
+    u.Fault("temp-synced");
     return u.Place(actual_md5);
   } catch (...) {
     u.AbortQuietly();
@@ -330,6 +366,7 @@ std::unique_ptr<WalUpload> WalCatalog::BeginInstall(const std::string& name,
                                           " bytes is impossible (limit " +
                                           std::to_string(u->limit) + ")");
   }
+  RemoveStaleUploads(impl_->dir());
   const std::string temp_path = impl_->PathOf(impl_->NextTempName());
   u->fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (u->fd < 0) {
