@@ -5,6 +5,12 @@
 
 namespace pgha {
 
+namespace {
+
+constexpr std::chrono::milliseconds kHolderProbeTimeout{3000};
+
+}  // namespace
+
 namespace agent {
 
 HttpResponse Json(const nlohmann::json& j, int status) {
@@ -19,8 +25,28 @@ Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
   co.bearer_token = config.api_token;
   co.timeout = config.operation_timeout;
   client = std::make_shared<HttpClient>(co);
+  co.timeout = kHolderProbeTimeout;
+  probe_client = std::make_shared<HttpClient>(co);
   local = std::make_shared<agent::LocalNode>(config, client);
+  local->leases().SetHolderCheck([this](const std::string& holder) { return HolderGone(holder); });
   Rebuild();
+}
+
+bool Agent::Impl::HolderGone(const std::string& holder) {
+  std::string node = holder.substr(0, holder.find('/'));
+  for (const auto& peer : peers()) {
+    if (peer->address().name != node) continue;
+    try {
+      HttpResponse r = probe_client->Get(
+          peer->address().agent_url + "/api/pg/v1/internal/lease?holder=" + PercentEncode(holder));
+      if (!r.ok()) return false;
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      return j.is_object() && j.value("held", true) == false;
+    } catch (const Error&) {
+      return false;  // cannot ask: the lease stays until it expires
+    }
+  }
+  return false;  // this agent's own holders run in this process
 }
 
 void Agent::Impl::Rebuild() {

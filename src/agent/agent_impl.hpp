@@ -31,10 +31,15 @@ struct Agent::Impl {
   OperationOptions Options(const HttpRequest& req) const;
   /// Refuses an internal call that does not carry the lease holder of the running operation.
   void RequireLease(const HttpRequest& req);
+  /// The lease table's holder check: true when `holder` ("<node>/...") belongs to a peer
+  /// whose agent answers that it does not hold it (it restarted, or the operation ended).
+  /// An agent that does not answer keeps its lease until it expires.
+  bool HolderGone(const std::string& holder);
 
   std::mutex config_mutex;
   AgentConfig config;
   std::shared_ptr<HttpClient> client;
+  std::shared_ptr<HttpClient> probe_client;  ///< short deadline, for lease holder checks
   std::shared_ptr<agent::LocalNode> local;
   std::vector<std::shared_ptr<agent::RemoteNode>> peers_;
   std::shared_ptr<Cluster> cluster_;

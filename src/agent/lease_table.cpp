@@ -9,12 +9,26 @@ void LeaseTable::ExpireLocked() {
   }
 }
 
+void LeaseTable::SetHolderCheck(HolderCheck check) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  holder_check_ = std::move(check);
+}
+
 std::optional<std::string> LeaseTable::TryAcquire(const std::string& operation,
                                                   const std::string& holder,
                                                   std::chrono::milliseconds ttl) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   ExpireLocked();
-  if (!holder_.empty() && holder_ != holder) return operation_;
+  if (!holder_.empty() && holder_ != holder) {
+    if (!holder_check_) return operation_;
+    std::string other = holder_;
+    HolderCheck check = holder_check_;
+    lock.unlock();
+    bool gone = check(other);
+    lock.lock();
+    ExpireLocked();
+    if (!holder_.empty() && holder_ != holder && !(gone && holder_ == other)) return operation_;
+  }
   holder_ = holder;
   operation_ = operation;
   expires_ = Clock::now() + ttl;

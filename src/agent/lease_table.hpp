@@ -3,6 +3,7 @@
 #define PGHA_AGENT_LEASE_TABLE_HPP
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -10,13 +11,21 @@
 namespace pgha {
 
 /// One lease at a time, held by an operation's holder id until released or expired (so an
-/// agent that died mid-operation does not block the cluster forever). Thread-safe.
+/// agent that died mid-operation does not block the cluster forever), or until the holder
+/// check says its holder is gone (an agent restarted after it died mid-operation). Thread-safe.
 class LeaseTable {
  public:
   using Clock = std::chrono::steady_clock;
+  /// True when the operation `holder` names certainly no longer runs. Called without the
+  /// table's lock held; may block briefly (it may ask another agent).
+  using HolderCheck = std::function<bool(const std::string& holder)>;
+
+  /// Sets the check TryAcquire asks before refusing: a holder it says is gone loses the lease.
+  void SetHolderCheck(HolderCheck check);
 
   /// Takes the lease for `holder` (again, if it holds it already: the TTL is renewed).
-  /// Returns the operation that holds it instead, when another holder does.
+  /// Returns the operation that holds it instead, when another holder does (and the holder
+  /// check, when set, does not say that holder is gone).
   std::optional<std::string> TryAcquire(const std::string& operation, const std::string& holder,
                                         std::chrono::milliseconds ttl);
   /// Gives the lease back if `holder` has it.
@@ -29,6 +38,7 @@ class LeaseTable {
  private:
   void ExpireLocked();
   std::mutex mutex_;
+  HolderCheck holder_check_;
   std::string holder_;
   std::string operation_;
   Clock::time_point expires_{};

@@ -31,6 +31,7 @@ std::string RemoteNode::Url(const std::string& path) const {
 
 HttpHeaders RemoteNode::LeaseHeaders() const {
   HttpHeaders h;
+  std::lock_guard<std::mutex> lock(holder_mutex_);
   if (!holder_.empty()) h.Set(kLeaseHeader, holder_);
   h.Set("Content-Type", "application/json");
   return h;
@@ -108,12 +109,14 @@ std::optional<std::string> RemoteNode::TryLock(const std::string& operation,
   json body = {{"operation", operation}, {"holder", holder}, {"ttl_ms", ttl.count()}};
   json j = ParseBody(Call(HttpMethod::kPost, "internal/lease", body.dump()), "internal/lease");
   if (!j.value("granted", false)) return j.value("operation", std::string("another operation"));
+  std::lock_guard<std::mutex> lock(holder_mutex_);
   holder_ = holder;
   return std::nullopt;
 }
 
 void RemoteNode::Unlock(const std::string& holder) {
   Call(HttpMethod::kDelete, "internal/lease?holder=" + PercentEncode(holder));
+  std::lock_guard<std::mutex> lock(holder_mutex_);
   if (holder_ == holder) holder_.clear();
 }
 

@@ -12,7 +12,8 @@
 namespace pgha::agent {
 
 /// A peer node. Connection failures surface as Error(kPeerUnreachable); error bodies of the
-/// peer as the Error they carry. Thread-compatible (one operation uses it at a time).
+/// peer as the Error they carry. Thread-safe: one operation holds the lease at a time, but
+/// state queries (GET instance/all) run beside it.
 class RemoteNode : public NodeControl {
  public:
   RemoteNode(NodeAddress address, std::shared_ptr<HttpClient> client);
@@ -40,6 +41,7 @@ class RemoteNode : public NodeControl {
 
   NodeAddress address_;
   std::shared_ptr<HttpClient> client_;
+  mutable std::mutex holder_mutex_;
   std::string holder_;  // the lease this node granted to the running operation
 };
 

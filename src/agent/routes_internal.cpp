@@ -79,13 +79,22 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
         return Done();
       },
       kBlocking);
-  r.Add(HttpMethod::kPost, "/api/pg/v1/internal/lease", [&a](const HttpRequest& req) {
-    json j = ParseBody(req.body, "lease");
-    auto running =
-        a.local->TryLock(j.at("operation").get<std::string>(), j.at("holder").get<std::string>(),
-                         std::chrono::milliseconds(j.at("ttl_ms").get<std::int64_t>()));
-    if (running) return Json({{"granted", false}, {"operation", *running}});
-    return Json({{"granted", true}});
+  // Blocking: a conflict with a peer's holder asks that peer whether it still runs.
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/internal/lease",
+      [&a](const HttpRequest& req) {
+        json j = ParseBody(req.body, "lease");
+        auto running = a.local->TryLock(
+            j.at("operation").get<std::string>(), j.at("holder").get<std::string>(),
+            std::chrono::milliseconds(j.at("ttl_ms").get<std::int64_t>()));
+        if (running) return Json({{"granted", false}, {"operation", *running}});
+        return Json({{"granted", true}});
+      },
+      kBlocking);
+  // Whether this node's lease is held by `holder`: how a peer learns that an operation this
+  // agent coordinated died with it. Served on an io thread, so it answers while workers wait.
+  r.Add(HttpMethod::kGet, "/api/pg/v1/internal/lease", [&a](const HttpRequest& req) {
+    return Json({{"held", a.local->leases().HeldBy(req.Query("holder").value_or(""))}});
   });
   r.Add(HttpMethod::kDelete, "/api/pg/v1/internal/lease", [&a](const HttpRequest& req) {
     a.local->Unlock(req.Query("holder").value_or(""));
