@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 
 #include "fault_point.hpp"
 #include "pgha/error.hpp"
+#include "process.hpp"
 
 namespace pgha::fs {
 
@@ -73,7 +73,7 @@ void RemoveStaleTemps(const std::string& dir, const std::string& name) {
     if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos)
       continue;
     auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
-    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;
+    if (pid == ::getpid() || process::ProcessAlive(pid)) continue;
     ::unlink((dir + "/" + std::string(entry)).c_str());
   }
   ::closedir(d);

@@ -1,6 +1,5 @@
 // pgha::Instance: standby configuration, physical slots, Sync (pg_basebackup), Rewind.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "fs.hpp"
 #include "instance_internal.hpp"
 #include "pgha/instance.hpp"
+#include "process.hpp"
 #include "standby_config.hpp"
 
 namespace pgha {
@@ -103,7 +103,7 @@ void RemoveStaleSiblings(const std::string& data) {
       if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
         continue;
       auto pid = static_cast<pid_t>(std::stol(digits));
-      if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;
+      if (pid == ::getpid() || process::ProcessAlive(pid)) continue;
       std::filesystem::remove_all(entry.path(), ec);
     }
   }

@@ -5,7 +5,6 @@
 // rename leaves that file and nothing else; the next upload removes those of dead processes.
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "pgha/wal_catalog.hpp"
 #include "pgha/wal_page.hpp"
 #include "pgha/wal_scan.hpp"
+#include "process.hpp"
 #include "wal_catalog_impl.hpp"
 
 namespace pgha {
@@ -85,7 +85,7 @@ void RemoveStaleUploads(const std::string& dir) {
         digits.find_first_not_of("0123456789") != std::string_view::npos)
       continue;
     auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
-    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;
+    if (pid == ::getpid() || process::ProcessAlive(pid)) continue;
     ::unlink((dir + "/" + std::string(entry)).c_str());
   }
   ::closedir(d);
