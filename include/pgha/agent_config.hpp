@@ -62,7 +62,9 @@ struct PGHA_API AgentConfig {
   /// Writes config_file atomically (temp file, fsync, rename). Throws Error(kIo).
   void Save() const;
   /// Throws Error(kBadInput) unless the configuration is usable: a local node among the
-  /// nodes, unique names, ports in range, a token or auth_disabled.
+  /// nodes, unique names, ports in range, a token or auth_disabled, and values that go into
+  /// PostgreSQL's files valid by their grammar (SUBNET/MASK, role and database names, the
+  /// password, APPLY_DELAY, PostgreSQL hosts).
   void Validate() const;
 
   const NodeAddress& Local() const;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "conninfo.hpp"
 #include "fs.hpp"
 #include "node_json.hpp"
 
@@ -228,8 +229,17 @@ void AgentConfig::Validate() const {
                 "no API token: set PGHA_API_TOKEN or PGHA_API_TOKEN_FILE. HINT: auth_disabled=true "
                 "in the configuration file switches authentication off explicitly");
   }
-  if (mask < 0 || mask > 128)
-    throw Error(ErrorCode::kBadInput, "MASK " + std::to_string(mask) + " is out of range");
+  // The values that end up in pg_hba.conf, conninfo strings and postgresql.conf are checked
+  // by their grammar here too, so that POST nodes/env cannot persist one that every later
+  // operation would fail on.
+  pg::CheckSubnet(subnet, mask);
+  pg::CheckRoleName(replicate_user, "REPLICATE_USER");
+  pg::CheckRoleName(db_user, "DB_USER");
+  pg::CheckRoleName(superuser, "superuser");
+  pg::CheckRoleName(database, "DATABASE");
+  pg::CheckPrintable(db_passwd, "DB_PASSWD");
+  if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
+  for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");
 }
 
 const NodeAddress& AgentConfig::Local() const {
