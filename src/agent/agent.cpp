@@ -107,6 +107,12 @@ void Agent::Start() {
   so.port = static_cast<std::uint16_t>(impl_->config.listen_port);
   so.bearer_token = impl_->config.api_token;
   so.auth_disabled = impl_->config.auth_disabled;
+  // A blocking handler may wait for a peer's blocking handler (GET instance/all asks each peer
+  // for its state, an operation drives its peers), and the peer's for ours: with fewer workers
+  // than connections, two agents under load could fill both pools with requests waiting on
+  // each other until the client deadline (the concurrency soak of docs/reliability.md did).
+  // A worker for every connection the server accepts means no request waits for a worker.
+  so.blocking_threads = static_cast<int>(so.max_connections);
   so.log = [](const std::string& line) { std::cerr << "pgha-agent: " << line << "\n"; };
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
   impl_->server->Start();

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -148,6 +149,9 @@ json StartAgents(const LocalUpOptions& o, const std::string& token_file, json no
     cmd.argv = {agent, "--config", n["config"].get<std::string>()};
     cmd.user = process::RunAsIfRoot("postgres");
     cmd.env = {{"PGHA_API_TOKEN_FILE", token_file}};
+    // Children lose PG* variables; the test-only fault file (docs/reliability.md) is passed on.
+    if (const char* fault_file = std::getenv("PGHA_FAULT_FILE"))
+      cmd.env.emplace_back("PGHA_FAULT_FILE", fault_file);
     std::string log_file = node_dir + "/agent.log";
     pid_t pid = process::SpawnDetached(cmd, log_file);
     n["agent_pid"] = pid;
