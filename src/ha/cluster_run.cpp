@@ -178,6 +178,10 @@ void Cluster::Run::WaitForState(NodeControl& node, NodeState want) {
     while (true) {
       auto state = TryState(node);
       if (state == want) return;
+      if (state == NodeState::kInactive) {  // it stopped (or crashed): it will not get there
+        throw Error(ErrorCode::kWrongState,
+                    node.address().name + " is inactive, not " + std::string(NodeStateName(want)));
+      }
       if (std::chrono::steady_clock::now() > deadline_) {
         throw Error(ErrorCode::kTimeout,
                     node.address().name + " is " +
@@ -194,6 +198,9 @@ bool Cluster::Run::WaitForPosition(NodeControl& node, TimelineId timeline, Lsn t
     while (true) {
       NodeFacts f = node.Facts();
       if (f.timeline == timeline && f.end_of_wal >= target) return true;
+      // Only a streaming node receives more: one that stopped, or whose upstream is gone,
+      // ends where it is (the caller copies what it lacks).
+      if (f.state != NodeState::kSlave) return false;
       if (std::chrono::steady_clock::now() > deadline_) return false;
       std::this_thread::sleep_for(kPollInterval);
     }

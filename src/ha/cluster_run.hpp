@@ -47,9 +47,11 @@ class Cluster::Run {
   void CatchUpBeforeMaster(NodeControl& self);
   /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked.
   void PullMissingWal(NodeControl& to, NodeControl& from);
-  /// Polls `node` until its state is `want` or the deadline passes (kTimeout).
+  /// Polls `node` until its state is `want`: kTimeout when the deadline passes, kWrongState
+  /// at once when `node` is inactive (it stopped or crashed: it will not get there).
   void WaitForState(NodeControl& node, NodeState want);
-  /// Polls until `node`'s end of WAL reaches `target` on `timeline`; false at the deadline.
+  /// Polls until `node`'s end of WAL reaches `target` on `timeline`; false at the deadline,
+  /// or as soon as `node` does not stream (stopped, or its upstream gone: it cannot get more).
   bool WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target);
 
   std::vector<NodeControl*> AllNodes();
