@@ -235,8 +235,10 @@ class PGHA_API Instance {
   void Sync(const SyncOptions& options);
   /// pg_rewind of this stopped data directory from `source`; afterwards the directory is
   /// left in standby mode (standby.signal, or recovery.conf with 10-11) so it can never start
-  /// as a primary: call WriteStandbyConfig to say whom it follows. Throws kWrongState when a
-  /// server runs here or the last shutdown was not clean (HINT in the message),
+  /// as a primary: call WriteStandbyConfig to say whom it follows. A primary that was not
+  /// shut down cleanly (killed, crashed) is rewound too with PostgreSQL 13+, whose pg_rewind
+  /// completes its crash recovery first. Throws kWrongState when a server runs here, or the
+  /// last shutdown was not clean with PostgreSQL 10-12 or a standby (HINT in the message);
   /// kPostgresFailed with pg_rewind's stderr.
   void Rewind(const RewindSource& source, Timeout timeout = std::nullopt);
 

@@ -237,7 +237,10 @@ void Instance::Rewind(const RewindSource& src, Timeout timeout) {
                                             ") runs on \"" + options_.data_dir +
                                             "\" HINT: stop it first");
   ::pgha::ControlData cd = ReadControlData();
-  if (!cd.CleanlyShutDown())
+  // pg_rewind 13+ completes the crash recovery of a target that was not shut down cleanly
+  // itself (single-user postgres), as a primary: a crashed primary, what a failover leaves
+  // behind, is rewound as it is. Older ones, and a crashed standby, need a clean stop first.
+  if (!cd.CleanlyShutDown() && (binaries_.major < 13 || HasStandbyConfig()))
     throw Error(ErrorCode::kWrongState,
                 "rewind: \"" + options_.data_dir + "\" was not shut down cleanly (state \"" +
                     std::string(ClusterStateName(cd.state)) +

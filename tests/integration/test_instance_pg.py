@@ -186,7 +186,10 @@ def test_sync_makes_a_streaming_standby(nodes):
         s.sync("127.0.0.1", p.port)  # not empty, no replace
 
 
-def test_promote_then_rewind_the_diverged_old_master(nodes):
+@pytest.mark.parametrize("stop_mode", ["fast", "immediate"])
+def test_promote_then_rewind_the_diverged_old_master(nodes, stop_mode):
+    """Also when the old master was killed (immediate: not shut down cleanly), as a failover
+    leaves it: pg_rewind 13+ completes its crash recovery first."""
     p, s = primary_and_standby(nodes)
     p.query("CREATE TABLE t (i int)")
     p.query("INSERT INTO t VALUES (1)")
@@ -202,7 +205,7 @@ def test_promote_then_rewind_the_diverged_old_master(nodes):
 
     # The old master keeps writing on timeline 1 past the switch point.
     p.query("INSERT INTO t SELECT generate_series(2, 5000)")
-    p.stop("fast")
+    p.stop(stop_mode)
     old = p.lsn_facts()
     assert old["timeLineID"] == "1"
     check = history.can_follow(1, old["lastLsn"])
