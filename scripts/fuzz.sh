@@ -5,7 +5,8 @@
 # made from the shared fixtures ($PGHA_FIXTURES_DIR, default ../shared/fixtures) and, for the
 # WAL scanner, synthetic segments. Prints per target the executions and whether it crashed;
 # exits 1 when any target crashed, keeping the input in build-fuzz/fuzz-crashes/ (the run's
-# logs and corpora are in build-fuzz/fuzz-out/, replaced by the next run).
+# logs and corpora are in build-fuzz/fuzz-out/, replaced by the next run). With
+# PGHA_FIGURES_DIR set, also writes the figures as $PGHA_FIGURES_DIR/fuzz.json.
 # Targets run $PGHA_FUZZ_JOBS at a time (default: the number of cores).
 #   usage: scripts/fuzz.sh [SECONDS_PER_TARGET]
 set -euo pipefail
@@ -107,6 +108,33 @@ for t in "${targets[@]}"; do
   printf '%-24s %12s runs  %s %s\n' "$name" "$runs" "$status" "$detail"
 done > "$out/summary.txt"
 cat "$out/summary.txt"
+
+# With PGHA_FIGURES_DIR set (scripts/reliability.sh), the figures of this run as fuzz.json:
+# per target the executions, exec/s, edges at the start (seeds) and end, corpus, status.
+if [ -n "${PGHA_FIGURES_DIR:-}" ]; then
+  mkdir -p "$PGHA_FIGURES_DIR"
+  {
+    printf '{"producer": "fuzz", "seconds_per_target": %s, "jobs": %s, "compiler": "%s",\n' \
+      "$seconds" "$jobs" "$(clang --version | head -n 1 | tr -d '"\\')"
+    printf ' "started": "%s", "records": [\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    sep=""
+    for t in "${targets[@]}"; do
+      read -r name runs status detail < "$out/$t/result"
+      log=$out/$t/log.txt
+      eps=$(sed -n 's/^stat::average_exec_per_sec: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+      cov0=$(sed -n 's/.*INITED cov: \([0-9]*\).*/\1/p' "$log" | head -n 1)
+      cov1=$(sed -n 's/.*DONE *cov: \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+      corp=$(sed -n 's/.*DONE .* corp: \([0-9]*\)\/.*/\1/p' "$log" | tail -n 1)
+      printf '%s  {"target": "%s", "executions": %s, "exec_per_sec": %s, "cov_start": %s, ' \
+        "$sep" "$name" "${runs:-0}" "${eps:-0}" "${cov0:-0}"
+      printf '"cov_end": %s, "corpus_end": %s, "status": "%s", "crashes": %s}' \
+        "${cov1:-0}" "${corp:-0}" "$status" "$([ "$status" = ok ] && echo 0 || echo 1)"
+      sep=$',\n'
+    done
+    printf '\n]}\n'
+  } > "$PGHA_FIGURES_DIR/fuzz.json"
+fi
+
 if grep -q ' CRASH' "$out/summary.txt"; then
   echo "fuzz.sh: a target crashed; the inputs are in $crashes/" >&2
   exit 1

@@ -16,7 +16,8 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-contrib
   # misc tools used by tests and scripts
   util-linux procps iproute2 curl
-  # bench/run_agent.sh's writer (the script installs wrk and nginx itself: CI runs no benchmark)
+  # the writers of bench/run_agent.sh and tests/reliability (the bench script installs wrk and
+  # nginx itself: CI runs no benchmark)
   python3-psycopg2
 )
 

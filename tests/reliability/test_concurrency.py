@@ -1,0 +1,163 @@
+"""Concurrency soak: many clients fire operations at both agents at once.
+
+PGHA_SOAK_THREADS threads (default 16) each make PGHA_SOAK_ROUNDS requests (default 60),
+chosen at random (fixed seed) among switchovers in both orders, failovers (refused while the
+master runs), POST instance/all and instance/slave, and the state and position reads, on a
+random node, all starting together. A writer inserts rows throughout and a monitor asks both
+PostgreSQL servers every 20 ms whether they accept writes.
+
+Checks: every request is answered within its deadline (nothing deadlocks); a 409 is either
+"another operation is running" or a refusal of the operation in this state; the only other
+answer allowed is a read (GET instance/all, lsn/all) failing with 500 because a server it asks
+stops or starts at that moment; the monitor
+never sees two primaries; each successful switchover swapped the roles exactly once (the
+final master is the first one iff an even number succeeded), which two operations running
+at once could not ensure; the cluster ends sound with no acknowledged row lost. Figures:
+concurrency.json.
+"""
+
+import os
+import random
+import threading
+import time
+
+import pytest
+
+from harness import Figures, Recovery, Writer, check_sound
+
+pytestmark = pytest.mark.reliability
+
+REQUESTS = [
+    ("POST", "instance/switchover/masterSlave"),
+    ("POST", "instance/switchover/slaveMaster"),
+    ("POST", "instance/failover/restart"),
+    ("POST", "instance/failover/promote"),
+    ("POST", "instance/all"),
+    ("POST", "instance/slave"),
+    ("GET", "instance/all"),
+    ("GET", "lsn/all"),
+]
+MUTATING = {p for m, p in REQUESTS if m == "POST"}
+CLIENT_TIMEOUT = 300
+
+
+class Monitor(threading.Thread):
+    """Samples pg_is_in_recovery() on every node; counts samples with two primaries."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.c = cluster
+        self.stop = threading.Event()
+        self.samples = 0
+        self.two_primaries = 0
+
+    def run(self):
+        while not self.stop.wait(0.02):
+            primaries = 0
+            for n in self.c.names:
+                try:
+                    if self.c.sql(n, "SELECT NOT pg_is_in_recovery()")[0][0]:
+                        primaries += 1
+                except Exception:
+                    pass
+            self.samples += 1
+            if primaries > 1:
+                self.two_primaries += 1
+
+
+def classify(method, status, body) -> str:
+    if status == 200:
+        return "ok"
+    msg = body.get("msg", "") if isinstance(body, dict) else str(body)
+    if method == "GET" and status == 500 and any(
+            m in msg for m in ("cannot connect", "terminating connection", "closed the connection")):
+        return "500 read while a server restarts"
+    if status == 409 and msg.startswith("cannot run ") and " is running" in msg:
+        return "409 busy"
+    if status == 409:
+        return "409 refused"
+    return f"{status}"
+
+
+def test_many_clients_on_both_agents(cluster):
+    threads_n = int(os.environ.get("PGHA_SOAK_THREADS", "16"))
+    rounds = int(os.environ.get("PGHA_SOAK_ROUNDS", "60"))
+    figures = Figures("concurrency", {"threads": threads_n, "rounds": rounds})
+    Recovery(cluster).run()
+    first_master = next(n for n, s in cluster.states().items() if s == "master")
+    writer = Writer(cluster)
+    writer.start()
+    monitor = Monitor(cluster)
+    monitor.start()
+    results = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads_n)
+
+    def client(seed):
+        rng = random.Random(seed)
+        barrier.wait()
+        for _ in range(rounds):
+            method, path = rng.choice(REQUESTS)
+            node = rng.choice(cluster.names)
+            t0 = time.monotonic()
+            status, body = cluster.call(node, method, path, timeout=CLIENT_TIMEOUT)
+            took = time.monotonic() - t0
+            with lock:
+                results.append({"method": method, "path": path, "node": node,
+                                "status": status, "class": classify(method, status, body),
+                                "msg": body.get("msg", "")[:200] if isinstance(body, dict)
+                                else "", "seconds": round(took, 3)})
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(1000 + i,)) for i in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=CLIENT_TIMEOUT * rounds)
+    wall = time.monotonic() - started
+    hung = sum(t.is_alive() for t in threads)
+    monitor.stop.set()
+    monitor.join(timeout=30)
+    recovery = Recovery(cluster)
+    recovery.run()
+    writer.stop()
+    sound = check_sound(cluster, writer)
+
+    by_class = {}
+    for r in results:
+        key = f"{r['method']} {r['path']}"
+        by_class.setdefault(key, {}).setdefault(r["class"], 0)
+        by_class[key][r["class"]] += 1
+    switchovers_ok = sum(1 for r in results
+                         if r["path"].startswith("instance/switchover") and r["class"] == "ok")
+    failovers_ok = sum(1 for r in results
+                       if r["path"].startswith("instance/failover") and r["class"] == "ok")
+    final_master = sound["master"]
+    parity_ok = (final_master == first_master) == (switchovers_ok % 2 == 0)
+    expected = ("ok", "409 busy", "409 refused", "500 read while a server restarts")
+    unexpected = [r for r in results if r["class"] not in expected]
+    summary = {
+        "requests": len(results), "wall_seconds": round(wall, 1), "hung_threads": hung,
+        "max_seconds": max(r["seconds"] for r in results),
+        "mutating_requests": sum(1 for r in results if r["path"] in MUTATING
+                                 and r["method"] == "POST"),
+        "ok": sum(1 for r in results if r["class"] == "ok"),
+        "busy_409": sum(1 for r in results if r["class"] == "409 busy"),
+        "refused_409": sum(1 for r in results if r["class"] == "409 refused"),
+        "read_errors": sum(1 for r in results if r["class"].startswith("500 read")),
+        "other": len(unexpected), "other_samples": unexpected[:10],
+        "switchovers_ok": switchovers_ok, "failovers_ok": failovers_ok,
+        "first_master": first_master, "final_master": final_master, "parity_ok": parity_ok,
+        "monitor_samples": monitor.samples, "two_primaries_samples": monitor.two_primaries,
+        "by_request": by_class, "recovery": recovery.calls,
+        "acknowledged": sound["acknowledged"], "lost": sound["lost"],
+    }
+    figures.set("summary", summary)
+    assert hung == 0
+    assert len(results) == threads_n * rounds
+    assert monitor.two_primaries == 0
+    assert failovers_ok == 0, "a failover succeeded while the master ran"
+    assert parity_ok, summary
+    assert not unexpected, unexpected[:5]
+    assert recovery.calls == [], recovery.calls
+    assert sound["lost"] == 0, sound
