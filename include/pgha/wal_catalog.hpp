@@ -50,6 +50,12 @@ struct UploadOptions {
   /// existing file's valid WAL (how a stopped standby takes the rest of a segment it had
   /// only partly received). Anything else that differs stays a kConflict.
   bool allow_extend = false;
+  /// For a history file: the position of the node it is uploaded to. The history must then
+  /// fit it: the node's own earlier timelines with the same switch points, and the node's end
+  /// of WAL on the history (not past the switch point where the uploaded timeline's line left
+  /// the node's). One that does not is refused (kBadInput): a standby that found it in pg_wal
+  /// would try to follow a timeline it cannot be on.
+  std::optional<WalPosition> node_position = std::nullopt;
 };
 
 /// The outcome of a successful install.
@@ -175,8 +181,9 @@ class PGHA_API WalCatalog {
   /// segment or partial: exactly one segment, a first page with a long header whose magic,
   /// system identifier (when known), segment size, block size and page address (the start of
   /// the named segment) are this cluster's and whose timeline is at most the name's; for a
-  /// history file: the text of the named timeline's history with at least one switch point.
-  /// kIo when the temporary file cannot be created.
+  /// history file: the text of the named timeline's history with at least one switch point
+  /// (fitting UploadOptions::node_position when given). kIo when the temporary file cannot be
+  /// created.
   std::unique_ptr<WalUpload> BeginInstall(const std::string& name,
                                           const UploadOptions& options = {});
   /// BeginInstall + Write(bytes) + Commit.

@@ -59,7 +59,17 @@ std::optional<std::string> ExpectedMd5(const HttpRequest& req) {
 
 HttpResponse Uploaded(Agent::Impl& a, const std::string& name, std::string_view bytes,
                       std::optional<std::string> md5) {
-  InstallResult r = a.local->catalog().Install(name, bytes, std::move(md5));
+  UploadOptions options;
+  options.expected_md5 = std::move(md5);
+  // A history file must fit this node's history (WalCatalog::BeginInstall).
+  const std::string_view suffix = ".history";
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    options.node_position = a.local->Position();
+  }
+  std::unique_ptr<WalUpload> upload = a.local->catalog().BeginInstall(name, options);
+  upload->Write(bytes.data(), bytes.size());
+  InstallResult r = upload->Commit();
   return Json({{"code", 0}, {"msg", "The file <" + r.path + "> was uploaded"}});
 }
 

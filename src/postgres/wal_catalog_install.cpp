@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -68,6 +69,32 @@ std::string CheckLongHeader(const WalPageHeader& h, const WalFileName& name,
            std::to_string(*id.system_identifier);
   }
   return {};
+}
+
+// "" when the uploaded history `up` fits a node at `node`, else why not.
+std::string HistoryMisfit(const TimelineHistory& up, const WalPosition& node) {
+  const TimelineHistory& mine = node.history;
+  const TimelineId tip = up.timeline();
+  for (const TimelineHistoryEntry& e : mine.entries()) {
+    if (e.timeline >= std::min(tip, mine.timeline())) break;
+    if (!up.Contains(e.timeline) || up.SwitchPoint(e.timeline) != e.end) {
+      return "timeline " + std::to_string(e.timeline) + " ends at " + e.end.ToString() +
+             " in this node's history, not as the upload says";
+    }
+  }
+  if (tip <= mine.timeline()) {
+    if (!mine.Contains(tip)) {
+      return "timeline " + std::to_string(tip) + " is not in this node's history";
+    }
+    for (const TimelineHistoryEntry& e : up.entries()) {
+      if (e.timeline != tip && !mine.Contains(e.timeline)) {
+        return "timeline " + std::to_string(e.timeline) + " is not in this node's history";
+      }
+    }
+    return {};
+  }
+  FollowCheck check = up.CanFollow(mine.timeline(), node.end_of_wal);
+  return check.verdict == FollowVerdict::kValid ? std::string() : check.detail;
 }
 
 // Removes the temporary files of uploads whose process was killed: ".pgha-upload.<pid>.<n>"
@@ -178,6 +205,10 @@ void WalUpload::Impl::CheckComplete(const std::string& actual_md5) {
     Result<TimelineHistory> h = TimelineHistory::TryParse(history_text, parsed.timeline);
     if (!h.ok()) Refuse(std::string("not a timeline history: ") + h.error().what());
     if (h.value().entries().size() < 2) Refuse("the history has no switch point line");
+    if (options.node_position) {
+      std::string misfit = HistoryMisfit(h.value(), *options.node_position);
+      if (!misfit.empty()) Refuse("the history does not fit this node: " + misfit);
+    }
   }
   if (options.expected_md5 && *options.expected_md5 != actual_md5) {
     Refuse("MD5 " + actual_md5 + " is not the expected " + *options.expected_md5);

@@ -252,3 +252,51 @@ TEST_CASE("Without configured identity, uploads must match an existing segment's
   CHECK(dir.Snapshot() == before);
   CHECK_FALSE(catalog.Install(wal.SegmentName(2), View(wal.Segment(2))).already_present);
 }
+
+TEST_CASE("A history file uploaded for a node must fit that node's history") {
+  using pgha::TimelineHistory;
+  using pgha::WalPosition;
+  auto upload = [](const std::string& name, const std::string& text, const WalPosition& at) {
+    PgWalDir dir;
+    WalCatalog catalog{dir.path(), kSeg, kSysid, 15};
+    pgha::UploadOptions options;
+    options.node_position = at;
+    std::string message;
+    ErrorCode code = CodeOf(
+        [&] {
+          auto u = catalog.BeginInstall(name, options);
+          u->Write(text.data(), text.size());
+          u->Commit();
+        },
+        &message);
+    CHECK(std::filesystem::exists(dir.File(name)) == (code == ErrorCode::kOk));
+    return std::make_pair(code, message);
+  };
+  const std::string tl2 = "1\t0/3000000\tno recovery target specified\n";
+  const std::string tl3 = tl2 + "2\t0/5000000\tno recovery target specified\n";
+  const WalPosition on1_before{TimelineHistory(1), Lsn(0x2000000)};
+  const WalPosition on1_past{TimelineHistory(1), Lsn(0x3000100)};
+  const WalPosition on2{TimelineHistory::Parse(tl2, 2), Lsn(0x4000000)};
+  const WalPosition on2_elsewhere{
+      TimelineHistory::Parse("1\t0/2800000\tno recovery target specified\n", 2), Lsn(0x4000000)};
+
+  // A newer timeline this node can follow, and its own timelines' histories as it has them.
+  CHECK(upload("00000002.history", tl2, on1_before).first == ErrorCode::kOk);
+  CHECK(upload("00000003.history", tl3, on1_before).first == ErrorCode::kOk);
+  CHECK(upload("00000003.history", tl3, on2).first == ErrorCode::kOk);
+  CHECK(upload("00000002.history", tl2, on2).first == ErrorCode::kOk);
+
+  // Refused: this node wrote past the switch point, or its timeline 1 ended elsewhere, or the
+  // history names a timeline this node never had.
+  auto past = upload("00000002.history", tl2, on1_past);
+  CHECK(past.first == ErrorCode::kBadInput);
+  CHECK(past.second.find("does not fit this node") != std::string::npos);
+  CHECK(upload("00000003.history", tl3, on2_elsewhere).first == ErrorCode::kBadInput);
+  CHECK(upload("00000002.history", tl2, on2_elsewhere).first == ErrorCode::kBadInput);
+  const WalPosition on3{TimelineHistory::Parse(tl3, 3), Lsn(0x6000000)};
+  CHECK(upload("00000002.history", "1\t0/1000000\tother\n", on3).first == ErrorCode::kBadInput);
+  // Without a node position only the text is checked, as before.
+  PgWalDir dir;
+  WalCatalog catalog{dir.path(), kSeg, kSysid, 15};
+  CHECK_FALSE(catalog.Install("00000002.history", tl2).already_present);
+}
