@@ -207,6 +207,11 @@ def test_hostile_requests(cluster):
         ("a different file over an existing segment", existing, seg, {400, 409}),
         ("a history file that does not parse", "00000009.history", b"garbage\n", {400}),
         ("a history file for timeline 1", "00000001.history", b"", {400}),
+        ("a well-formed history of a timeline that forked before this node's start",
+         f"{tli + 1:08X}.history", b"1\t0/1000000\tno recovery target specified\n", {400}),
+        ("a well-formed history whose parent is not this node's timeline",
+         f"{tli + 2:08X}.history",
+         "".join(f"{t}\t0/{0x1000000 * t:X}\tx\n" for t in range(1, tli + 2)).encode(), {400}),
     ]
     for name, target, data, expected in uploads:
         r.check("uploads", f"PUT {name}", expected, r.http("PUT", f"walFile/{target}", body=data))
