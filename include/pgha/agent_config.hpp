@@ -48,6 +48,9 @@ struct PGHA_API AgentConfig {
   std::string db_passwd = "datasync";
   std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize for pg/init (0 = 16)
   std::chrono::milliseconds operation_timeout{120000};
+  /// How often a standby's agent brings its copies of the master's logical slots up to date
+  /// (PGHA_SLOT_SYNC_INTERVAL_MS; 0: never, the operations still carry slots).
+  std::chrono::milliseconds slot_sync_interval{2000};
 
   /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
   /// naming the field for a malformed file or value.

@@ -78,6 +78,7 @@ struct SlotSyncReport {
   std::vector<SlotCopyStatus> slots;
   std::vector<std::string> dropped;  ///< copies removed because the master has no such slot
   bool restarted = false;            ///< the standby was restarted to load new copies
+  bool restart_needed = false;       ///< copies were written that a restart would load
 };
 
 /// The physical slot pgha keeps on the master for standby `node`: "pgha_" + the node name
@@ -92,10 +93,13 @@ PGHA_API std::vector<LogicalSlot> ReadLogicalSlots(const Instance& node);
 /// The master's side of a round for standby `standby` (a node name): applies `changes`
 /// (holds made with pg_copy_logical_replication_slot, PostgreSQL 12+), makes sure the
 /// standby's physical slot exists when `ensure_physical_slot`, and reports. A stopped master
-/// reports its slot files only. Throws Error(kPostgresFailed, kIo).
+/// reports its slot files only. With `cluster_nodes` (every node name), holds that belong to
+/// no node's copy of an existing slot are dropped (left by a standby that went away).
+/// Throws Error(kPostgresFailed, kIo).
 PGHA_API MasterSlots ReadMasterSlots(Instance& master, const std::string& standby,
                                      const HoldChanges& changes = {},
-                                     bool ensure_physical_slot = false);
+                                     bool ensure_physical_slot = false,
+                                     const std::vector<std::string>& cluster_nodes = {});
 
 /// The master as a round sees it: a call that applies hold changes and reports (the agent
 /// asks the master's agent; an embedding program may call ReadMasterSlots directly).

@@ -20,6 +20,17 @@ Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
   co.timeout = config.operation_timeout;
   client = std::make_shared<HttpClient>(co);
   local = std::make_shared<agent::LocalNode>(config, client);
+  // A standby streams through a physical slot its upstream keeps for it, when the upstream's
+  // agent answers: the feedback in it keeps catalog rows for logical slot copies.
+  local->set_ensure_standby_slot([this](const NodeAddress& upstream) {
+    try {
+      agent::RemoteNode(upstream, client).MasterSlotsFor(config.local_node, {}, true);
+      return true;
+    } catch (const Error& e) {
+      std::cerr << "pgha-agent: no physical slot on " << upstream.name << ": " << e.what() << "\n";
+      return false;
+    }
+  });
   Rebuild();
 }
 
@@ -76,6 +87,7 @@ void Agent::Start() {
   agent::AddWalRoutes(*impl_, router);
   agent::AddInternalRoutes(*impl_, router);
   agent::AddAdminRoutes(*impl_, router);
+  agent::AddSlotRoutes(*impl_, router);
   HttpServerOptions so;
   so.address = impl_->config.listen_address;
   so.port = static_cast<std::uint16_t>(impl_->config.listen_port);
@@ -84,9 +96,13 @@ void Agent::Start() {
   so.log = [](const std::string& line) { std::cerr << "pgha-agent: " << line << "\n"; };
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
   impl_->server->Start();
+  impl_->slot_keeper =
+      std::make_unique<agent::SlotKeeper>(*impl_, impl_->config.slot_sync_interval);
+  impl_->slot_keeper->Start();
 }
 
 void Agent::Stop() noexcept {
+  if (impl_ && impl_->slot_keeper) impl_->slot_keeper->Stop();
   if (impl_ && impl_->server) impl_->server->Stop();
 }
 

@@ -80,6 +80,11 @@ void ApplyJson(const json& j, AgentConfig* c) {
     Take(j, "operation_timeout_ms", &ms);
     c->operation_timeout = std::chrono::milliseconds(ms);
   }
+  if (j.contains("slot_sync_interval_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "slot_sync_interval_ms", &ms);
+    c->slot_sync_interval = std::chrono::milliseconds(ms);
+  }
 }
 
 NodeAddress* FindNode(AgentConfig* c, const std::string& name) {
@@ -119,6 +124,9 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("DB_USER")) c->db_user = *v;
   if (auto v = get("DB_PASSWD")) c->db_passwd = *v;
   if (auto v = get("PGHA_PG_BINDIR")) c->bindir = *v;
+  if (auto v = get("PGHA_SLOT_SYNC_INTERVAL_MS"))
+    c->slot_sync_interval =
+        std::chrono::milliseconds(ParseInt(*v, "PGHA_SLOT_SYNC_INTERVAL_MS", 0, 3600000));
   if (auto v = get("PGHA_API_TOKEN")) c->api_token = *v;
   if (auto v = get("PGHA_API_TOKEN_FILE")) {
     auto text = fs::ReadFileIfExists(*v);
@@ -181,7 +189,8 @@ std::string AgentConfig::ToJson() const {
             {"db_user", db_user},
             {"db_passwd", db_passwd},
             {"wal_segment_size_mb", wal_segment_size_mb},
-            {"operation_timeout_ms", operation_timeout.count()}};
+            {"operation_timeout_ms", operation_timeout.count()},
+            {"slot_sync_interval_ms", slot_sync_interval.count()}};
   return j.dump(2) + "\n";
 }
 

@@ -62,6 +62,8 @@ void LocalNode::StartMaster() {
 }
 
 void LocalNode::StartSlave(const NodeAddress& upstream) {
+  // Asked before the lock: the upstream's agent answers without taking its node's lock.
+  bool through_slot = ensure_standby_slot_ && ensure_standby_slot_(upstream);
   std::lock_guard<std::mutex> lock(mutex_);
   if (instance_.IsRunning()) {
     if (IsPrimary(instance_.State())) {
@@ -69,13 +71,8 @@ void LocalNode::StartSlave(const NodeAddress& upstream) {
     }
     instance_.Stop(StopMode::kFast);
   }
-  StandbyConfig sc;
-  sc.primary_host = upstream.pg_host;
-  sc.primary_port = upstream.pg_port;
-  sc.user = config_.replicate_user;
-  sc.application_name = address_.name;
-  sc.apply_delay = config_.apply_delay;
-  instance_.WriteStandbyConfig(sc);
+  instance_.WriteStandbyConfig(
+      StandbyConfigFor(upstream, through_slot ? StandbySlotName(address_.name) : ""));
   instance_.Start();
 }
 
@@ -87,6 +84,18 @@ void LocalNode::StartCurrent() {
 void LocalNode::Promote() {
   std::lock_guard<std::mutex> lock(mutex_);
   instance_.Promote();
+}
+
+StandbyConfig LocalNode::StandbyConfigFor(const NodeAddress& upstream,
+                                          const std::string& slot) const {
+  StandbyConfig sc;
+  sc.primary_host = upstream.pg_host;
+  sc.primary_port = upstream.pg_port;
+  sc.user = config_.replicate_user;
+  sc.application_name = address_.name;
+  sc.apply_delay = config_.apply_delay;
+  sc.slot_name = slot;
+  return sc;
 }
 
 WalCatalog& LocalNode::catalog() {
@@ -184,6 +193,63 @@ void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/)
   so.replace = true;
   catalog_.reset();
   instance_.Sync(so);
+}
+
+std::vector<LogicalSlot> LocalNode::LogicalSlots() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ReadLogicalSlots(instance_);
+}
+
+SlotSyncReport LocalNode::TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  SlotSyncReport r = instance_.IsRunning() ? AdvanceLogicalSlots(instance_, master_slots)
+                                           : InstallLogicalSlots(instance_, master_slots);
+  r.node = address_.name;
+  for (SlotCopyStatus& st : r.slots) st.node = address_.name;
+  return r;
+}
+
+MasterSlots LocalNode::MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
+                                      bool ensure_physical_slot) {
+  std::vector<std::string> nodes;
+  for (const NodeAddress& n : config_.nodes) nodes.push_back(n.name);
+  return ReadMasterSlots(instance_, standby, changes, ensure_physical_slot, nodes);
+}
+
+std::optional<SlotSyncReport> LocalNode::SyncSlotsFrom(const NodeAddress& master,
+                                                       const MasterSlotsSource& source, bool apply,
+                                                       bool allow_restart) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!instance_.IsRunning() || instance_.State() != NodeState::kSlave) return std::nullopt;
+  std::string slot = StandbySlotName(address_.name);
+  if (apply && ensure_standby_slot_) {
+    auto rows = instance_.Query("SELECT current_setting('primary_slot_name')");
+    if ((rows.empty() || rows.front().front().value_or("") != slot) &&
+        ensure_standby_slot_(master)) {
+      // Started without the slot (its upstream's agent did not answer then): the feedback
+      // that keeps catalog rows for slot copies needs it. The reload switches the receiver.
+      instance_.WriteStandbyConfig(StandbyConfigFor(master, slot));
+    }
+  }
+  SlotSyncOptions o;
+  o.node = address_.name;
+  o.apply = apply;
+  o.allow_restart = allow_restart;
+  SlotSyncReport r = SyncLogicalSlots(instance_, source, o);
+  std::lock_guard<std::mutex> rl(report_mutex_);
+  last_report_ = std::make_pair(r, std::chrono::steady_clock::now());
+  return r;
+}
+
+void LocalNode::RestartStandby() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instance_.IsRunning() && instance_.InRecovery()) instance_.Restart();
+}
+
+std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>>
+LocalNode::LastSlotReport() {
+  std::lock_guard<std::mutex> rl(report_mutex_);
+  return last_report_;
 }
 
 }  // namespace pgha::agent

@@ -2,8 +2,11 @@
 #ifndef PGHA_AGENT_LOCAL_NODE_HPP
 #define PGHA_AGENT_LOCAL_NODE_HPP
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "lease_table.hpp"
@@ -11,6 +14,7 @@
 #include "pgha/cluster.hpp"
 #include "pgha/http_client.hpp"
 #include "pgha/instance.hpp"
+#include "pgha/logical_slots.hpp"
 #include "pgha/wal_catalog.hpp"
 
 namespace pgha::agent {
@@ -36,6 +40,27 @@ class LocalNode : public NodeControl {
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
   void Unlock(const std::string& holder) override;
+  std::vector<LogicalSlot> LogicalSlots() override;
+  SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
+
+  /// Asks `upstream`'s agent to keep a physical slot for this node; true when it does (set by
+  /// the agent; StartSlave then streams through the slot).
+  using EnsureStandbySlot = std::function<bool(const NodeAddress& upstream)>;
+  void set_ensure_standby_slot(EnsureStandbySlot fn) { ensure_standby_slot_ = std::move(fn); }
+  /// The master's side of a standby's slot sync round (ReadMasterSlots). Does not take the
+  /// node's mutex: it only reads and changes slots.
+  MasterSlots MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
+                             bool ensure_physical_slot);
+  /// One slot sync round when this node is a running standby of `master` (nullopt
+  /// otherwise); it streams through its physical slot afterwards. New copies are loaded only
+  /// when `allow_restart`; the report is remembered for LastSlotReport.
+  std::optional<SlotSyncReport> SyncSlotsFrom(const NodeAddress& master,
+                                              const MasterSlotsSource& source, bool apply,
+                                              bool allow_restart);
+  /// Restarts this standby (to load new slot copies) unless it is not one any more.
+  void RestartStandby();
+  /// The last SyncSlotsFrom report and its age.
+  std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>> LastSlotReport();
 
   Instance& instance() { return instance_; }
   LeaseTable& leases() { return leases_; }
@@ -50,6 +75,7 @@ class LocalNode : public NodeControl {
 
  private:
   InstanceOptions MakeInstanceOptions() const;
+  StandbyConfig StandbyConfigFor(const NodeAddress& upstream, const std::string& slot) const;
 
   const AgentConfig& config_;
   NodeAddress address_;
@@ -58,6 +84,9 @@ class LocalNode : public NodeControl {
   LeaseTable leases_;
   std::mutex mutex_;
   std::unique_ptr<WalCatalog> catalog_;
+  EnsureStandbySlot ensure_standby_slot_;
+  std::mutex report_mutex_;
+  std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>> last_report_;
 };
 
 }  // namespace pgha::agent

@@ -1,6 +1,7 @@
 // The seed's instance, node and lsn routes.
 #include "agent_impl.hpp"
 #include "node_json.hpp"
+#include "slot_json.hpp"
 
 namespace pgha::agent {
 
@@ -17,8 +18,15 @@ Sequence ParseSequence(const std::string& text) {
               "unknown sequence \"" + text + "\": masterSlave or slaveMaster");
 }
 
+// The seed's state map; when the operation carried logical slots, their outcome as "slots".
 HttpResponse States(const OperationResult& r) {
-  return Json(StatesJson(r));
+  json j = StatesJson(r);
+  if (!r.slots.empty()) {
+    json slots = json::array();
+    for (const SlotCopyStatus& s : r.slots) slots.push_back(ToJson(s));
+    j["slots"] = slots;
+  }
+  return Json(j);
 }
 
 OperationResult Post(Agent::Impl& a, const HttpRequest& req, const std::string& scope) {

@@ -80,6 +80,29 @@ json Fetch(const HttpClient& c, HttpMethod m, const std::string& url) {
   return json::parse(r.body, nullptr, false);
 }
 
+// The master's logical slots and, per standby, whether failing over to it keeps them.
+void ListSlots(const HttpClient& c, const std::string& api, std::ostream& out) {
+  json view = Fetch(c, HttpMethod::kGet, api + "slots");
+  if (!view.is_object() || view.value("slots", json::array()).empty()) return;
+  char line[512];
+  std::snprintf(line, sizeof line, "\n%-20s %-16s %-14s %-12s %-6s %s\n", "Logical slot", "Plugin",
+                "Confirmed", "Copy on", "Safe", "Why not");
+  out << line;
+  for (const json& s : view["slots"]) {
+    std::string slot = s.value("slot", "?");
+    json copies = s.value("copies", json::array());
+    if (copies.empty())
+      copies.push_back({{"node", "-"}, {"safe", false}, {"reason", "no standby"}});
+    for (const json& copy : copies) {
+      std::snprintf(line, sizeof line, "%-20s %-16s %-14s %-12s %-6s %s\n", slot.c_str(),
+                    s.value("plugin", "-").c_str(), s.value("confirmed_flush", "-").c_str(),
+                    copy.value("node", "-").c_str(), copy.value("safe", false) ? "yes" : "no",
+                    copy.value("reason", "").c_str());
+      out << line;
+    }
+  }
+}
+
 int List(Parsed p, std::ostream& out) {
   auto agents = Agents(&p);
   HttpClientOptions o;
@@ -100,6 +123,7 @@ int List(Parsed p, std::ostream& out) {
                   l.value("lastLsn", "-").c_str(), l.value("walFile", "-").c_str());
     out << line;
   }
+  ListSlots(c, api, out);
   return 0;
 }
 

@@ -188,10 +188,24 @@ OperationResult Cluster::Failover(FailoverMethod method, const OperationOptions&
   }
   NodeFacts before = run.Step(self, "read WAL position", [&] { return self.Facts(); });
   run.Step(self, "stop", [&] { self.Stop(StopMode::kFast); });
-  // The old master's WAL that never reached this node, when its agent still answers.
+  // The old master's WAL that never reached this node, and its slots, when its agent still
+  // answers: of the stopped peers, the one that wrote the most WAL.
+  NodeControl* old_master = nullptr;
+  Lsn old_end;
   for (auto& peer : peers_) {
-    if (run.TryState(*peer) == NodeState::kInactive) run.PullMissingWal(self, *peer);
+    if (run.TryState(*peer) != NodeState::kInactive) continue;
+    run.PullMissingWal(self, *peer);
+    try {
+      Lsn end = peer->Facts().end_of_wal;
+      if (old_master == nullptr || end > old_end) {
+        old_master = peer.get();
+        old_end = end;
+      }
+    } catch (const Error&) {
+      // Gone meanwhile: its slots cannot be read either.
+    }
   }
+  run.CarryLogicalSlots(self, old_master);
   if (method == FailoverMethod::kRestart) {
     run.Step(self, "start as master (same timeline)", [&] { self.StartMaster(); });
   } else {
@@ -246,6 +260,7 @@ OperationResult Cluster::Switchover(Sequence order, const OperationOptions& opti
                       " on timeline " + std::to_string(have.timeline) + ", the master to " +
                       old_end.end_of_wal.ToString() + ": refusing to lose WAL");
     }
+    run.CarryLogicalSlots(*slave, master);
     run.Step(*slave, "start as master", [&] { slave->StartMaster(); });
   } catch (const Error&) {
     // Nothing was promoted: give the cluster its old master back.

@@ -192,10 +192,57 @@ bool Cluster::Run::WaitForPosition(NodeControl& node, TimelineId timeline, Lsn t
   });
 }
 
+void Cluster::Run::CarryLogicalSlots(NodeControl& to, NodeControl* from) {
+  if (from == nullptr) {
+    // The master cannot be asked: the copies stay as the last slot sync left them.
+    std::vector<LogicalSlot> copies;
+    try {
+      copies = to.LogicalSlots();
+    } catch (const Error&) {
+      return;
+    }
+    for (const LogicalSlot& c : copies) {
+      SlotCopyStatus st;
+      st.slot = c.name;
+      st.node = to.address().name;
+      st.installed = true;
+      st.restart_lsn = c.restart_lsn;
+      st.confirmed_flush = c.confirmed_flush;
+      st.catalog_xmin = c.catalog_xmin;
+      st.reason = "the old master could not be asked: the copy is as the last slot sync left it";
+      slots_.push_back(st);
+    }
+    return;
+  }
+  try {
+    std::vector<LogicalSlot> slots =
+        Step(*from, "read logical slots", [&] { return from->LogicalSlots(); });
+    if (slots.empty()) {
+      // Still drops copies of slots the master dropped.
+      to.TakeLogicalSlots(slots);
+      return;
+    }
+    SlotSyncReport report =
+        Step(to, "copy logical slots", [&] { return to.TakeLogicalSlots(slots); });
+    for (SlotCopyStatus& st : report.slots) {
+      st.node = to.address().name;
+      slots_.push_back(st);
+    }
+  } catch (const Error& e) {
+    for (const SlotCopyStatus& st : slots_)
+      if (st.node == to.address().name) return;
+    SlotCopyStatus st;
+    st.node = to.address().name;
+    st.reason = std::string("logical slots not carried: ") + e.what();
+    slots_.push_back(st);
+  }
+}
+
 OperationResult Cluster::Run::Finish() {
   OperationResult result;
   result.operation = operation_;
   result.steps = steps_;
+  result.slots = slots_;
   for (NodeControl* node : AllNodes()) {
     auto state = TryState(*node);
     result.states[node->address().name] =

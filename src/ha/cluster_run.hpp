@@ -47,6 +47,11 @@ class Cluster::Run {
   void CatchUpBeforeMaster(NodeControl& self);
   /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked.
   void PullMissingWal(NodeControl& to, NodeControl& from);
+  /// Before `to` becomes master: gives it `from`'s logical slots (see
+  /// NodeControl::TakeLogicalSlots), or, with no `from`, reports the copies `to` has. A
+  /// failure is recorded in the result's slots, never fails the operation: the database's
+  /// availability comes first, and the caller is told which slots did not follow.
+  void CarryLogicalSlots(NodeControl& to, NodeControl* from);
   /// Polls `node` until its state is `want` or the deadline passes (kTimeout).
   void WaitForState(NodeControl& node, NodeState want);
   /// Polls until `node`'s end of WAL reaches `target` on `timeline`; false at the deadline.
@@ -64,6 +69,7 @@ class Cluster::Run {
   std::chrono::steady_clock::time_point deadline_;
   std::vector<NodeControl*> locked_;
   std::vector<OperationStep> steps_;
+  std::vector<SlotCopyStatus> slots_;
 };
 
 template <typename Fn>

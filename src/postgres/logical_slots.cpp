@@ -303,7 +303,8 @@ std::vector<LogicalSlot> ReadLogicalSlots(const Instance& node) {
 }
 
 MasterSlots ReadMasterSlots(Instance& master, const std::string& standby,
-                            const HoldChanges& changes, bool ensure_physical_slot) {
+                            const HoldChanges& changes, bool ensure_physical_slot,
+                            const std::vector<std::string>& cluster_nodes) {
   MasterSlots m;
   if (!master.IsRunning()) {
     m.slots = ReadLogicalSlots(master);
@@ -336,6 +337,22 @@ MasterSlots ReadMasterSlots(Instance& master, const std::string& standby,
   if (ensure_physical_slot) master.EnsurePhysicalSlot(physical);
 
   std::vector<SlotRow> rows = QuerySlots(s, true);
+  if (!cluster_nodes.empty()) {
+    std::set<std::string> expected;
+    for (const SlotRow& row : rows)
+      for (const std::string& node : cluster_nodes) expected.insert(HoldName(node, row.name));
+    bool dropped = false;
+    for (const SlotRow& row : rows) {
+      if (!StartsWith(row.name, kHoldPrefix) || expected.count(row.name)) continue;
+      try {
+        s.Query("SELECT pg_drop_replication_slot($1)", {row.name});
+        dropped = true;
+      } catch (const pg::PostgresError& e) {
+        if (e.sqlstate() != "42704" && e.sqlstate() != "55006") throw;  // gone / in use
+      }
+    }
+    if (dropped) rows = QuerySlots(s, true);
+  }
   std::map<std::string, const SlotRow*> by_name;
   for (const SlotRow& row : rows) by_name[row.name] = &row;
   for (const SlotRow& row : rows) {
@@ -369,7 +386,11 @@ SlotSyncReport SyncLogicalSlots(Instance& standby, const MasterSlotsSource& mast
   report.node = o.node;
   if (!standby.IsRunning() || !standby.InRecovery())
     throw Error(ErrorCode::kWrongState, "slot sync: " + o.node + " is not a running standby");
-  std::uint32_t segment_size = standby.ReadControlData().wal_segment_size;
+  std::uint32_t segment_size = 0;  // pg_controldata runs only when a slot needs it
+  auto segment = [&] {
+    if (segment_size == 0) segment_size = standby.ReadControlData().wal_segment_size;
+    return segment_size;
+  };
 
   auto local_session = inst::Connect(standby);
   std::vector<LogicalSlot> loaded = LoadedLogical(local_session);
@@ -410,7 +431,7 @@ SlotSyncReport SyncLogicalSlots(Instance& standby, const MasterSlotsSource& mast
     if (is_pg_synced(s) || Find(loaded, s.name) || on_disk.count(s.name)) continue;
     const LogicalSlot* h = Find(m.holds, s.name);
     if (h == nullptr || h->state.empty()) continue;
-    if (auto missing = MissingWal(standby, h->restart_lsn, segment_size)) {
+    if (auto missing = MissingWal(standby, h->restart_lsn, segment())) {
       unsafe[s.name] = *missing + ": not installed";
       release_now.insert(s.name);
       continue;
@@ -474,9 +495,13 @@ SlotSyncReport SyncLogicalSlots(Instance& standby, const MasterSlotsSource& mast
   }
   if (!actions.empty()) loaded = LoadedLogical(local_session);
 
+  for (const std::string& name : on_disk)
+    if (Find(loaded, name) == nullptr && Find(m.slots, name) != nullptr)
+      report.restart_needed = true;
   for (const LogicalSlot& s : m.slots) {
     SlotCopyStatus st = StatusOf(o.node, s);
     if (auto a = actions.find(s.name); a != actions.end()) st.action = a->second;
+    if (written.count(s.name) && st.action.empty()) st.action = "copied";
     const LogicalSlot* c = Find(loaded, s.name);
     if (c) SetCopy(st, *c);
     if (is_pg_synced(s)) {
@@ -489,7 +514,7 @@ SlotSyncReport SyncLogicalSlots(Instance& standby, const MasterSlotsSource& mast
                                         : "not copied yet: waiting for a hold on the master";
     } else if (c->wal_status == "lost" || !c->restart_lsn.IsValid()) {
       st.reason = "the copy was invalidated: the standby removed WAL it needs";
-    } else if (auto missing = MissingWal(standby, c->restart_lsn, segment_size)) {
+    } else if (auto missing = MissingWal(standby, c->restart_lsn, segment())) {
       st.reason = *missing;
     } else if (Find(m.holds, s.name) != nullptr) {
       st.reason =

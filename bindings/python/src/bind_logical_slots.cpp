@@ -82,7 +82,8 @@ void BindLogicalSlots(pb::module_& m) {
   m.def("standby_slot_name", &StandbySlotName, pb::arg("node"));
   m.def("read_logical_slots", &ReadLogicalSlots, pb::arg("node"), Release());
   m.def("read_master_slots", &ReadMasterSlots, pb::arg("master"), pb::arg("standby"),
-        pb::arg("changes") = HoldChanges{}, pb::arg("ensure_physical_slot") = false, Release());
+        pb::arg("changes") = HoldChanges{}, pb::arg("ensure_physical_slot") = false,
+        pb::arg("cluster_nodes") = std::vector<std::string>{}, Release());
   m.def(
       "sync_logical_slots",
       [](Instance& standby, const MasterSlotsSource& master, const std::string& node,

@@ -137,6 +137,29 @@ void FakeNode::Unlock(const std::string& holder) {
   if (p.lease == holder) p.lease.clear();
 }
 
+std::vector<LogicalSlot> FakeNode::LogicalSlots() {
+  if (!pg().reachable) throw Error(ErrorCode::kPeerUnreachable, address_.name + " is down");
+  return pg().slots;
+}
+
+SlotSyncReport FakeNode::TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+  FakePg& p = pg();
+  if (p.slot_copy_fails) throw Error(ErrorCode::kIo, "cannot write pg_replslot");
+  if (p.running) ++p.slots_taken_while_running;
+  SlotSyncReport r;
+  r.node = address_.name;
+  p.slots = master_slots;
+  for (const LogicalSlot& s : master_slots) {
+    SlotCopyStatus st;
+    st.slot = s.name;
+    st.installed = st.safe = true;
+    st.action = "installed";
+    st.confirmed_flush = s.confirmed_flush;
+    r.slots.push_back(st);
+  }
+  return r;
+}
+
 void FakeWorld::Tick() {
   for (auto& [name, pg] : nodes_) {
     if (Streaming(name)) {
