@@ -46,9 +46,7 @@ OperationResult Cluster::StartCurrent(const OperationOptions& options) {
     run.Step(self, "start as master", [&] { self.StartMaster(); });
   } else {
     run.StartSlaveOf(self, *masters.front());
-    run.WaitForState(self, NodeState::kSlave);
-    // Its sender finishes catching up a moment after the receiver says streaming.
-    run.WaitForState(*masters.front(), NodeState::kMaster);
+    run.WaitForSlaveOf(self, *masters.front());
   }
   return run.Finish();
 }
@@ -83,9 +81,7 @@ OperationResult Cluster::StartSlave(const OperationOptions& options) {
   if (state == NodeState::kSlave) return run.Finish();
   if (state == NodeState::kRecovery) run.Step(self, "stop", [&] { self.Stop(StopMode::kFast); });
   run.StartSlaveOf(self, master);
-  run.WaitForState(self, NodeState::kSlave);
-  // The master's walsender leaves "catchup" a moment after the receiver says streaming.
-  run.WaitForState(master, NodeState::kMaster);
+  run.WaitForSlaveOf(self, master);
   return run.Finish();
 }
 
@@ -119,7 +115,7 @@ OperationResult Cluster::StartAll(Sequence order, const OperationOptions& option
     start_master();
   }
   for (auto& peer : peers_) {
-    if (run.TryState(*peer)) run.WaitForState(*peer, NodeState::kSlave);
+    if (run.TryState(*peer)) run.WaitForSlaveOf(*peer, self);
   }
   run.WaitForState(self, NodeState::kMaster);
   return run.Finish();
@@ -268,8 +264,7 @@ OperationResult Cluster::Switchover(Sequence order, const OperationOptions& opti
     throw;
   }
   run.StartSlaveOf(*master, *slave);
-  run.WaitForState(*master, NodeState::kSlave);
-  run.WaitForState(*slave, NodeState::kMaster);
+  run.WaitForSlaveOf(*master, *slave);
   return run.Finish();
 }
 

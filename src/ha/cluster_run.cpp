@@ -181,6 +181,25 @@ void Cluster::Run::WaitForState(NodeControl& node, NodeState want) {
   });
 }
 
+void Cluster::Run::WaitForSlaveOf(NodeControl& slave, NodeControl& master) {
+  WaitForState(slave, NodeState::kSlave);
+  Step(slave, "wait for the timeline of " + master.address().name, [&] {
+    while (true) {
+      TimelineId want = master.Facts().timeline;
+      TimelineId have = slave.Facts().timeline;
+      if (have == want) return;
+      if (std::chrono::steady_clock::now() > deadline_) {
+        throw Error(ErrorCode::kTimeout, slave.address().name + " streams timeline " +
+                                             std::to_string(have) + ", not " +
+                                             std::to_string(want) + ", at the deadline");
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  });
+  WaitForState(slave, NodeState::kSlave);
+  WaitForState(master, NodeState::kMaster);
+}
+
 bool Cluster::Run::WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target) {
   return Step(node, "wait for WAL up to " + target.ToString(), [&] {
     while (true) {

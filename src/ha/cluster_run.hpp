@@ -54,6 +54,11 @@ class Cluster::Run {
   void CarryLogicalSlots(NodeControl& to, NodeControl* from);
   /// Polls `node` until its state is `want` or the deadline passes (kTimeout).
   void WaitForState(NodeControl& node, NodeState want);
+  /// Polls until `slave` streams from `master` on the master's timeline, and `master` sees
+  /// it streaming (its sender leaves "catchup" a moment after the receiver says streaming; a
+  /// receiver that follows a timeline switch streams the old timeline to the switch point
+  /// first, then reconnects for the new one).
+  void WaitForSlaveOf(NodeControl& slave, NodeControl& master);
   /// Polls until `node`'s end of WAL reaches `target` on `timeline`; false at the deadline.
   bool WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target);
 

@@ -453,7 +453,8 @@ SlotSyncReport SyncLogicalSlots(Instance& standby, const MasterSlotsSource& mast
   for (const LogicalSlot& c : loaded) {
     const LogicalSlot* s = Find(m.slots, c.name);
     if (c.synced) continue;  // PostgreSQL 17's own copies
-    if (s == nullptr || !SameSlot(*s, c)) drop.push_back(c.name);
+    // A copy whose WAL the standby removed before it was loaded is copied again.
+    if (s == nullptr || !SameSlot(*s, c) || c.wal_status == "lost") drop.push_back(c.name);
   }
   if (o.apply) {
     for (const std::string& name : drop) {
