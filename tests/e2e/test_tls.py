@@ -228,6 +228,21 @@ def test_skipping_verification_is_explicit_and_logged(tls_cluster):
     assert c.token not in text
 
 
+def test_nodes_env_cannot_change_tls(tls_cluster):
+    c = tls_cluster
+    before = (c.dir / "pg-node01" / "agent.json").read_text()
+    for change in ({"tls_insecure_skip_verify": True}, {"tls_ca_file": ""}):
+        req = urllib.request.Request(_url(c, "pg-node01", "nodes/env"), method="POST",
+                                     data=json.dumps(change).encode())
+        req.add_header("Authorization", "Bearer " + c.token)
+        req.add_header("Content-Type", "application/json")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=60, context=c.ssl_context)
+        assert err.value.code == 400
+        assert "tls_* settings cannot change" in json.loads(err.value.read())["msg"]
+    assert (c.dir / "pg-node01" / "agent.json").read_text() == before
+
+
 def test_token_is_never_logged(tls_cluster):
     c = tls_cluster
     c.call("pg-node01", "GET", "instance/current", token="wrong")  # a refused call as well
