@@ -48,6 +48,11 @@ Router TestRoutes(const std::string& file) {
     return HttpResponse::Text(200, std::to_string(req.body.size()));
   });
   r.Add(HttpMethod::kGet, "/file", [file](const HttpRequest&) { return HttpResponse::File(file); });
+  r.Add(HttpMethod::kPut, "/small",
+        [](const HttpRequest& req) {
+          return HttpResponse::Text(200, std::to_string(req.body.size()));
+        },
+        {false, false, 1024});
   return r;
 }
 
@@ -125,6 +130,15 @@ TEST_CASE("HTTPS: a client that trusts the CA gets answers, files and uploads in
   const HttpResponse denied = HttpClient(anonymous).Get(Url(server, "127.0.0.1", "/private"));
   CHECK(denied.status == 401);
   CHECK(denied.body == R"({"code":10,"msg":"unauthorized"})");
+
+  // Refusals before the body is read (the connection is closed, the rest drained) arrive
+  // intact over TLS too.
+  const std::string big(100 * 1024, 'x');
+  CHECK(HttpClient(anonymous).Put(Url(server, "127.0.0.1", "/small"), big).status == 401);
+  const HttpResponse too_big = client.Put(Url(server, "127.0.0.1", "/small"), big);
+  CHECK(too_big.status == 413);
+  CHECK(Contains(too_big.body, "larger than the limit of 1024"));
+  CHECK(client.Put(Url(server, "127.0.0.1", "/small"), "tiny").body == "4");
 }
 
 TEST_CASE("HTTPS: a client that does not trust the certificate fails with a clear error") {
