@@ -13,11 +13,47 @@ HttpResponse Json(const nlohmann::json& j, int status) {
 
 }  // namespace agent
 
+namespace {
+
+void LogLine(const std::string& line) {
+  std::cerr << "pgha-agent: " << line << "\n";
+}
+
+bool IsLoopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+// What an operator should know about the transport security at start.
+void WarnAboutTls(const AgentConfig& c) {
+  if (c.tls_insecure_skip_verify) {
+    LogLine(
+        "WARNING: tls_insecure_skip_verify is set: peers' certificates and host names are "
+        "not verified, anyone on the network path can pose as a peer and read the API token");
+  }
+  if (!c.ServerTls().enabled()) {
+    if (!IsLoopback(c.listen_address)) {
+      LogLine("WARNING: serving plain HTTP on " + c.listen_address +
+              ": the API token crosses the network unencrypted. HINT: set tls_cert_file and "
+              "tls_key_file");
+    }
+    return;
+  }
+  for (const NodeAddress& p : c.Peers()) {
+    if (p.agent_url.rfind("http://", 0) == 0) {
+      LogLine("WARNING: peer " + p.name + " is called over plain HTTP (" + p.agent_url +
+              "): the API token crosses the network unencrypted");
+    }
+  }
+}
+
+}  // namespace
+
 Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
   config.Validate();
   HttpClientOptions co;
   co.bearer_token = config.api_token;
   co.timeout = config.operation_timeout;
+  co.tls = config.ClientTls();
   client = std::make_shared<HttpClient>(co);
   local = std::make_shared<agent::LocalNode>(config, client);
   // A standby streams through a physical slot its upstream keeps for it, when the upstream's
@@ -93,7 +129,9 @@ void Agent::Start() {
   so.port = static_cast<std::uint16_t>(impl_->config.listen_port);
   so.bearer_token = impl_->config.api_token;
   so.auth_disabled = impl_->config.auth_disabled;
-  so.log = [](const std::string& line) { std::cerr << "pgha-agent: " << line << "\n"; };
+  so.tls = impl_->config.ServerTls();
+  so.log = LogLine;
+  WarnAboutTls(impl_->config);
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
   impl_->server->Start();
   impl_->slot_keeper =

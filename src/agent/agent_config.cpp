@@ -32,6 +32,12 @@ int ParsePort(const std::string& text, const std::string& what) {
   return ParseInt(text, what, 1, 65535);
 }
 
+bool ParseBool(const std::string& text, const std::string& what) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not true or false");
+}
+
 template <typename T>
 void Take(const json& j, const char* key, T* out) {
   if (!j.contains(key)) return;
@@ -63,6 +69,11 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "listen_address", &c->listen_address);
   Take(j, "listen_port", &c->listen_port);
   Take(j, "auth_disabled", &c->auth_disabled);
+  Take(j, "tls_cert_file", &c->tls_cert_file);
+  Take(j, "tls_key_file", &c->tls_key_file);
+  Take(j, "tls_ca_file", &c->tls_ca_file);
+  Take(j, "tls_client_ca_file", &c->tls_client_ca_file);
+  Take(j, "tls_insecure_skip_verify", &c->tls_insecure_skip_verify);
   Take(j, "pgdata", &c->pgdata);
   Take(j, "bindir", &c->bindir);
   Take(j, "os_user", &c->os_user);
@@ -135,6 +146,13 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
     while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
     c->api_token = *text;
   }
+  if (auto v = get("PGHA_TLS_CERT_FILE")) c->tls_cert_file = *v;
+  if (auto v = get("PGHA_TLS_KEY_FILE")) c->tls_key_file = *v;
+  if (auto v = get("PGHA_TLS_CA_FILE")) c->tls_ca_file = *v;
+  if (auto v = get("PGHA_TLS_CLIENT_CA_FILE")) c->tls_client_ca_file = *v;
+  if (auto v = get("PGHA_TLS_INSECURE_SKIP_VERIFY")) {
+    c->tls_insecure_skip_verify = ParseBool(*v, "PGHA_TLS_INSECURE_SKIP_VERIFY");
+  }
 }
 
 }  // namespace
@@ -177,6 +195,11 @@ std::string AgentConfig::ToJson() const {
             {"listen_address", listen_address},
             {"listen_port", listen_port},
             {"auth_disabled", auth_disabled},
+            {"tls_cert_file", tls_cert_file},
+            {"tls_key_file", tls_key_file},
+            {"tls_ca_file", tls_ca_file},
+            {"tls_client_ca_file", tls_client_ca_file},
+            {"tls_insecure_skip_verify", tls_insecure_skip_verify},
             {"pgdata", pgdata},
             {"bindir", bindir},
             {"os_user", os_user},
@@ -239,6 +262,17 @@ void AgentConfig::Validate() const {
   }
   if (mask < 0 || mask > 128)
     throw Error(ErrorCode::kBadInput, "MASK " + std::to_string(mask) + " is out of range");
+  // Certificates and keys are loaded now, so that a bad file stops the agent at startup.
+  CheckServerTls(ServerTls());
+  CheckClientTls(ClientTls());
+}
+
+HttpServerTls AgentConfig::ServerTls() const {
+  return {tls_cert_file, tls_key_file, tls_client_ca_file};
+}
+
+HttpClientTls AgentConfig::ClientTls() const {
+  return {tls_ca_file, tls_insecure_skip_verify, tls_cert_file, tls_key_file};
 }
 
 const NodeAddress& AgentConfig::Local() const {

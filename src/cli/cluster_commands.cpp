@@ -34,6 +34,12 @@ Parsed Parse(const std::vector<std::string>& args) {
       p.target.url = value();
     else if (args[i] == "--token")
       p.target.token = value();
+    else if (args[i] == "--ca")
+      p.target.ca_file = value();
+    else if (args[i] == "--cert")
+      p.target.cert_file = value();
+    else if (args[i] == "--key")
+      p.target.key_file = value();
     else if (args[i] == "--node")
       p.node = value();
     else if (args[i] == "--order")
@@ -56,6 +62,7 @@ std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
   if (!p->target.dir.empty()) {
     json c = ReadClusterFile(p->target.dir);
     if (p->target.token.empty()) p->target.token = c.value("api_token", "");
+    if (p->target.ca_file.empty()) p->target.ca_file = c.value("tls_ca_file", "");
     for (const json& n : c["nodes"]) agents.emplace_back(n["name"], n["agent_url"]);
   } else if (!p->target.url.empty()) {
     agents.emplace_back("", p->target.url);
@@ -65,6 +72,9 @@ std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
   if (p->target.token.empty()) {
     if (const char* t = std::getenv("PGHA_API_TOKEN")) p->target.token = t;
   }
+  if (p->target.ca_file.empty()) {
+    if (const char* ca = std::getenv("PGHA_TLS_CA_FILE")) p->target.ca_file = ca;
+  }
   if (!p->node.empty()) {
     for (std::size_t i = 0; i < agents.size(); ++i) {
       if (agents[i].first == p->node) std::swap(agents[0], agents[i]);
@@ -72,6 +82,16 @@ std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
     if (agents[0].first != p->node) throw Error(ErrorCode::kNotFound, "no node " + p->node);
   }
   return agents;
+}
+
+HttpClient MakeClient(const ClusterTarget& target, std::chrono::seconds timeout) {
+  HttpClientOptions o;
+  o.bearer_token = target.token;
+  o.timeout = timeout;
+  o.tls.ca_file = target.ca_file;
+  o.tls.cert_file = target.cert_file;
+  o.tls.key_file = target.key_file;
+  return HttpClient(o);
 }
 
 json Fetch(const HttpClient& c, HttpMethod m, const std::string& url) {
@@ -105,10 +125,7 @@ void ListSlots(const HttpClient& c, const std::string& api, std::ostream& out) {
 
 int List(Parsed p, std::ostream& out) {
   auto agents = Agents(&p);
-  HttpClientOptions o;
-  o.bearer_token = p.target.token;
-  o.timeout = std::chrono::seconds(10);
-  HttpClient c(o);
+  const HttpClient c = MakeClient(p.target, std::chrono::seconds(10));
   std::string api = agents[0].second + "/api/pg/v1/";
   json states = Fetch(c, HttpMethod::kGet, api + "instance/all");
   json lsns = Fetch(c, HttpMethod::kGet, api + "lsn/all");
@@ -129,10 +146,7 @@ int List(Parsed p, std::ostream& out) {
 
 int Operation(Parsed p, const std::string& path, std::ostream& out) {
   auto agents = Agents(&p);
-  HttpClientOptions o;
-  o.bearer_token = p.target.token;
-  o.timeout = std::chrono::seconds(300);
-  HttpClient c(o);
+  const HttpClient c = MakeClient(p.target, std::chrono::seconds(300));
   std::string url = agents[0].second + "/api/pg/v1/" + path + (p.force ? "?force=true" : "");
   out << Fetch(c, HttpMethod::kPost, url).dump() << "\n";
   return 0;

@@ -2,6 +2,7 @@ import json
 import os
 import pathlib
 import shutil
+import ssl
 import subprocess
 import tempfile
 import urllib.error
@@ -26,6 +27,9 @@ class Cluster:
     def reload(self):
         self.info = json.loads((self.dir / "cluster.json").read_text())
         self.token = self.info["api_token"]
+        ca = self.info.get("tls_ca_file")
+        # https clusters (`local up --tls`): verify the agents against the cluster's CA.
+        self.ssl_context = ssl.create_default_context(cafile=ca) if ca else None
         self.nodes = {n["name"]: n for n in self.info["nodes"]}
         self.names = [n["name"] for n in self.info["nodes"]]
 
@@ -37,7 +41,7 @@ class Cluster:
         if tok:
             req.add_header("Authorization", "Bearer " + tok)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as e:
             body = e.read()
@@ -66,13 +70,13 @@ def _report_agent_logs(request, directory: pathlib.Path) -> None:
             reporter.write_line(line)
 
 
-@pytest.fixture(scope="module")
-def cluster(request):
-    """Two nodes brought up by `pghactl local up`, brought down (also on failure) at the end."""
+def local_cluster(request, *options):
+    """Two nodes brought up by `pghactl local up DIR OPTIONS`, brought down (also on failure)
+    at the end; a generator for fixtures."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-e2e-"))
     os.chmod(base, 0o755)
     directory = base / "cluster"
-    res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory)],
+    res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory), *options],
                          capture_output=True, text=True, timeout=600)
     try:
         assert res.returncode == 0, res.stderr
@@ -85,3 +89,9 @@ def cluster(request):
             subprocess.run([str(BIN / "pghactl"), "local", "down", str(directory)],
                            capture_output=True, text=True, timeout=300)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    """Two nodes brought up by `pghactl local up`."""
+    yield from local_cluster(request)
