@@ -165,6 +165,7 @@ NodeState Instance::State() const {
       "(SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')";
   auto* pool = static_cast<pg::SessionPool*>(pool_.get());
   for (int attempt = 0; attempt < 2; ++attempt) {
+    std::uint64_t generation = pool->Generation();
     std::optional<pg::PqSession> s = pool->Take();
     bool reused = s.has_value();
     try {
@@ -175,7 +176,7 @@ NodeState Instance::State() const {
       seen.in_recovery = rows.at(0).at(0) == std::optional<std::string>("t");
       seen.receiver_streaming = rows.at(0).at(1) == std::optional<std::string>("t");
       seen.streaming_standbys = std::stoi(rows.at(0).at(2).value_or("0"));
-      pool->Give(std::move(*s));
+      pool->Give(std::move(*s), generation);
       return DeriveNodeState(seen);
     } catch (const pg::PostgresError& e) {
       if (e.sqlstate() == "57P03") return NodeState::kRecovery;  // starting up or shutting down
