@@ -102,6 +102,18 @@ TimelineHistory ReadHistory(const Instance& in, TimelineId tli) {
   return TimelineHistory::Read(path, tli);
 }
 
+// After a failed connection: true when the postmaster has died meanwhile (killed, crashed). A
+// killed server refuses connections a moment before its process is gone, so this looks a few
+// times, within 100 ms.
+bool DiedMeanwhile(const Instance& in) {
+  auto deadline = inst::Clock::now() + std::chrono::milliseconds(100);
+  for (int attempt = 0;; ++attempt) {
+    if (!inst::LivePostmaster(in)) return true;
+    if (inst::Clock::now() >= deadline) return false;
+    inst::PollPause(attempt, deadline);
+  }
+}
+
 LsnFacts StoppedLsnFacts(const Instance& in) {
   ::pgha::ControlData cd = in.ReadControlData();
   LsnFacts f;
@@ -138,7 +150,10 @@ InstanceObservation Instance::Observe() const {
   try {
     s.emplace(inst::Connect(*this));
   } catch (const pg::PostgresError& e) {
-    if (e.sqlstate() != "57P03") throw;
+    if (e.sqlstate() != "57P03") {
+      if (DiedMeanwhile(*this)) return InstanceObservation{};
+      throw;
+    }
     ob.in_recovery = true;  // starting up, not yet consistent, or shutting down
     ob.state = DeriveNodeState(Seen(ob));
     return ob;
@@ -180,7 +195,10 @@ NodeState Instance::State() const {
       return DeriveNodeState(seen);
     } catch (const pg::PostgresError& e) {
       if (e.sqlstate() == "57P03") return NodeState::kRecovery;  // starting up or shutting down
-      if (!reused) throw;  // a reused session may have died with a restarted server: retry once
+      // A reused session may have died with a restarted server: retry once.
+      if (reused) continue;
+      if (DiedMeanwhile(*this)) return NodeState::kInactive;
+      throw;
     }
   }
   return Observe().state;
