@@ -14,19 +14,21 @@
 namespace pgha {
 
 /// Everything an agent needs to know. Load() reads the JSON file (when it exists), then lets
-/// the seed's environment variables override it:
+/// the environment override it. Variable: field (default):
 ///
-/// | variable | field | default |
-/// |---|---|---|
-/// | LOCAL_NODE | local_node | PGNODE01 |
-/// | REMOTE_NODE | a peer named so, agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432 |
-/// PGNODE02 | | LISTENING_PORT | listen_port | 8079 | | SUBNET, MASK | subnet, mask (pg_hba.conf
-/// replication line) | 0.0.0.0, 32 | | REPLICATE_USER | replicate_user | replicate | | PGDATA |
-/// pgdata | /data | | APPLY_DELAY | apply_delay (recovery_min_apply_delay) | none | | DATABASE,
-/// DB_USER, DB_PASSWD | database, db_user, db_passwd | datasync | | PGHA_API_TOKEN /
-/// PGHA_API_TOKEN_FILE | api_token | none: the agent refuses to start without a token unless
-/// auth_disabled | | PGHA_PG_PORT, PGHA_PG_BINDIR, PGHA_LISTEN_ADDRESS | pg port, bindir,
-/// listen_address | 5432, pg_config's, 127.0.0.1 |
+/// - LOCAL_NODE: local_node (PGNODE01)
+/// - REMOTE_NODE: a peer of that name, agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432
+/// - LISTENING_PORT: listen_port (8079)
+/// - SUBNET, MASK: subnet, mask, the pg_hba.conf replication line (0.0.0.0, 32)
+/// - REPLICATE_USER: replicate_user (replicate)
+/// - PGDATA: pgdata (/data)
+/// - APPLY_DELAY: apply_delay, recovery_min_apply_delay (none)
+/// - DATABASE, DB_USER, DB_PASSWD: database, db_user, db_passwd (datasync)
+/// - PGHA_API_TOKEN / PGHA_API_TOKEN_FILE: api_token (none: the agent refuses to start
+///   without a token unless auth_disabled)
+/// - PGHA_PG_PORT, PGHA_PG_BINDIR, PGHA_LISTEN_ADDRESS: the local node's PostgreSQL port,
+///   bindir, listen_address (5432, pg_config's, 127.0.0.1)
+/// - PGHA_STATE_REFRESH_MS: state_refresh_interval (100)
 struct PGHA_API AgentConfig {
   std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
   std::string local_node = "PGNODE01";
@@ -48,6 +50,9 @@ struct PGHA_API AgentConfig {
   std::string db_passwd = "datasync";
   std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize for pg/init (0 = 16)
   std::chrono::milliseconds operation_timeout{120000};
+  /// How often the background observer refreshes the state GET instance/current serves
+  /// (JSON `state_refresh_ms`, env PGHA_STATE_REFRESH_MS; 10..10000 ms). Read at start.
+  std::chrono::milliseconds state_refresh_interval{100};
 
   /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
   /// naming the field for a malformed file or value.

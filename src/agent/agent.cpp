@@ -83,11 +83,19 @@ void Agent::Start() {
   so.auth_disabled = impl_->config.auth_disabled;
   so.log = [](const std::string& line) { std::cerr << "pgha-agent: " << line << "\n"; };
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
-  impl_->server->Start();
+  impl_->local->StartObserver();
+  try {
+    impl_->server->Start();
+  } catch (...) {
+    impl_->local->StopObserver();
+    throw;
+  }
 }
 
 void Agent::Stop() noexcept {
-  if (impl_ && impl_->server) impl_->server->Stop();
+  if (!impl_) return;
+  if (impl_->server) impl_->server->Stop();
+  impl_->local->StopObserver();
 }
 
 std::uint16_t Agent::port() const noexcept {

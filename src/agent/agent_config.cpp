@@ -28,6 +28,9 @@ int ParseInt(const std::string& text, const std::string& what, int lo, int hi) {
                                         std::to_string(lo) + " to " + std::to_string(hi));
 }
 
+constexpr int kMinRefreshMs = 10;
+constexpr int kMaxRefreshMs = 10000;
+
 int ParsePort(const std::string& text, const std::string& what) {
   return ParseInt(text, what, 1, 65535);
 }
@@ -80,6 +83,11 @@ void ApplyJson(const json& j, AgentConfig* c) {
     Take(j, "operation_timeout_ms", &ms);
     c->operation_timeout = std::chrono::milliseconds(ms);
   }
+  if (j.contains("state_refresh_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "state_refresh_ms", &ms);
+    c->state_refresh_interval = std::chrono::milliseconds(ms);
+  }
 }
 
 NodeAddress* FindNode(AgentConfig* c, const std::string& name) {
@@ -119,6 +127,10 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("DB_USER")) c->db_user = *v;
   if (auto v = get("DB_PASSWD")) c->db_passwd = *v;
   if (auto v = get("PGHA_PG_BINDIR")) c->bindir = *v;
+  if (auto v = get("PGHA_STATE_REFRESH_MS")) {
+    c->state_refresh_interval = std::chrono::milliseconds(
+        ParseInt(*v, "PGHA_STATE_REFRESH_MS", kMinRefreshMs, kMaxRefreshMs));
+  }
   if (auto v = get("PGHA_API_TOKEN")) c->api_token = *v;
   if (auto v = get("PGHA_API_TOKEN_FILE")) {
     auto text = fs::ReadFileIfExists(*v);
@@ -181,7 +193,8 @@ std::string AgentConfig::ToJson() const {
             {"db_user", db_user},
             {"db_passwd", db_passwd},
             {"wal_segment_size_mb", wal_segment_size_mb},
-            {"operation_timeout_ms", operation_timeout.count()}};
+            {"operation_timeout_ms", operation_timeout.count()},
+            {"state_refresh_ms", state_refresh_interval.count()}};
   return j.dump(2) + "\n";
 }
 
@@ -230,6 +243,13 @@ void AgentConfig::Validate() const {
   }
   if (mask < 0 || mask > 128)
     throw Error(ErrorCode::kBadInput, "MASK " + std::to_string(mask) + " is out of range");
+  if (state_refresh_interval.count() < kMinRefreshMs ||
+      state_refresh_interval.count() > kMaxRefreshMs) {
+    throw Error(ErrorCode::kBadInput, "state_refresh_ms " +
+                                          std::to_string(state_refresh_interval.count()) +
+                                          " is not from " + std::to_string(kMinRefreshMs) + " to " +
+                                          std::to_string(kMaxRefreshMs));
+  }
 }
 
 const NodeAddress& AgentConfig::Local() const {

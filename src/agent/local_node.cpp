@@ -1,5 +1,7 @@
 #include "local_node.hpp"
 
+#include <algorithm>
+
 namespace pgha::agent {
 
 namespace {
@@ -8,13 +10,36 @@ bool IsPrimary(NodeState s) {
   return s == NodeState::kMaster || s == NodeState::kSingle;
 }
 
+// The oldest cached state GET instance/current serves, at the least.
+constexpr std::chrono::milliseconds kMinMaxAge{1000};
+
+StateCache::Options CacheOptions(const AgentConfig& config) {
+  StateCache::Options o;
+  o.interval = config.state_refresh_interval;
+  o.max_age = std::max<std::chrono::milliseconds>(kMinMaxAge, 5 * config.state_refresh_interval);
+  return o;
+}
+
+// Refreshes the cached state when a state change ends, however it ends.
+class RefreshAtExit {
+ public:
+  explicit RefreshAtExit(StateCache& cache) : cache_(cache) {}
+  ~RefreshAtExit() { cache_.RefreshQuietly(); }
+  RefreshAtExit(const RefreshAtExit&) = delete;
+  RefreshAtExit& operator=(const RefreshAtExit&) = delete;
+
+ private:
+  StateCache& cache_;
+};
+
 }  // namespace
 
 LocalNode::LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client)
     : config_(config),
       address_(config.Local()),
       client_(std::move(client)),
-      instance_(MakeInstanceOptions()) {}
+      instance_(MakeInstanceOptions()),
+      state_cache_([this] { return instance_.State(); }, CacheOptions(config)) {}
 
 InstanceOptions LocalNode::MakeInstanceOptions() const {
   InstanceOptions o;
@@ -29,14 +54,27 @@ InstanceOptions LocalNode::MakeInstanceOptions() const {
 }
 
 NodeState LocalNode::State() {
-  return instance_.State();
+  return state_cache_.Refresh();
+}
+
+NodeState LocalNode::CachedState() {
+  return state_cache_.Cached();
+}
+
+void LocalNode::StartObserver() {
+  state_cache_.RefreshQuietly();  // the first requests find a state
+  state_cache_.StartObserver();
+}
+
+void LocalNode::StopObserver() noexcept {
+  state_cache_.StopObserver();
 }
 
 NodeFacts LocalNode::Facts() {
   std::lock_guard<std::mutex> lock(mutex_);
   LsnFacts lf = instance_.ReadLsnFacts();
   NodeFacts f;
-  f.state = instance_.State();
+  f.state = state_cache_.Refresh();
   f.timeline = lf.timeline;
   f.checkpoint = lf.checkpoint;
   f.redo = lf.redo;
@@ -46,11 +84,13 @@ NodeFacts LocalNode::Facts() {
 
 void LocalNode::Stop(StopMode mode) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   instance_.Stop(mode);
 }
 
 void LocalNode::StartMaster() {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     if (instance_.InRecovery()) {
       throw Error(ErrorCode::kWrongState, address_.name + " runs as a standby. HINT: promote it");
@@ -63,6 +103,7 @@ void LocalNode::StartMaster() {
 
 void LocalNode::StartSlave(const NodeAddress& upstream) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     if (IsPrimary(instance_.State())) {
       throw Error(ErrorCode::kWrongState, address_.name + " runs as a master: stop it first");
@@ -81,11 +122,14 @@ void LocalNode::StartSlave(const NodeAddress& upstream) {
 
 void LocalNode::StartCurrent() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!instance_.IsRunning()) instance_.Start();
+  RefreshAtExit refresh(state_cache_);
+  if (instance_.IsRunning()) return;
+  instance_.Start();
 }
 
 void LocalNode::Promote() {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   instance_.Promote();
 }
 
@@ -136,6 +180,7 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
 
 void LocalNode::Rewind(const NodeAddress& source) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   RewindSource rs;
   rs.host = source.pg_host;
   rs.port = source.pg_port;
@@ -156,6 +201,7 @@ void LocalNode::Unlock(const std::string& holder) {
 
 void LocalNode::Init(const std::string& database) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   InitOptions io;
   io.subnet = config_.subnet;
   io.mask = config_.mask;
@@ -171,6 +217,7 @@ void LocalNode::Init(const std::string& database) {
 
 void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     throw Error(ErrorCode::kWrongState,
                 address_.name + " is running: stop it before pg/sync replaces its data");

@@ -12,17 +12,32 @@
 #include "pgha/http_client.hpp"
 #include "pgha/instance.hpp"
 #include "pgha/wal_catalog.hpp"
+#include "state_cache.hpp"
 
 namespace pgha::agent {
 
 /// The local node. Thread-safe: PostgreSQL state changes are serialised by a mutex, and the
 /// cluster's lease (LeaseTable) keeps operations from interleaving.
+///
+/// Its state is also kept in a cache (StateCache) that a background observer refreshes every
+/// AgentConfig::state_refresh_interval, for GET instance/current. Every state change made here
+/// refreshes it before returning, and so does every fresh observation (State()), so a caller
+/// never reads an older state than the last one an operation saw.
 class LocalNode : public NodeControl {
  public:
   LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client);
 
   const NodeAddress& address() const override { return address_; }
+  /// Observes PostgreSQL now (what operations decide on), and refreshes the cache with it.
   NodeState State() override;
+  /// The cached state, without asking PostgreSQL: at most the refresh interval plus one
+  /// observation old while the observer runs. A state older than max(1 s, 5 intervals) is
+  /// never served: Error(kTimeout) then, or the error of the last observation when it failed.
+  NodeState CachedState();
+  /// Starts the background observer after one observation (Agent::Start) / stops it. Both
+  /// idempotent.
+  void StartObserver();
+  void StopObserver() noexcept;
   NodeFacts Facts() override;
   void Stop(StopMode mode) override;
   void StartMaster() override;
@@ -58,6 +73,7 @@ class LocalNode : public NodeControl {
   LeaseTable leases_;
   std::mutex mutex_;
   std::unique_ptr<WalCatalog> catalog_;
+  StateCache state_cache_;  // last: its observer thread stops before the rest goes
 };
 
 }  // namespace pgha::agent
