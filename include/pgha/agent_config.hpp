@@ -29,6 +29,7 @@ namespace pgha {
 /// - PGHA_PG_PORT, PGHA_PG_BINDIR, PGHA_LISTEN_ADDRESS: the local node's PostgreSQL port,
 ///   bindir, listen_address (5432, pg_config's, 127.0.0.1)
 /// - PGHA_STATE_REFRESH_MS: state_refresh_interval (100)
+/// - PGHA_SYNCHRONOUS: synchronous_mode, on/off, true/false, 1/0 (off)
 struct PGHA_API AgentConfig {
   std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
   std::string local_node = "PGNODE01";
@@ -53,6 +54,11 @@ struct PGHA_API AgentConfig {
   /// How often the background observer refreshes the state GET instance/current serves
   /// (JSON `state_refresh_ms`, env PGHA_STATE_REFRESH_MS; 10..10000 ms). Read at start.
   std::chrono::milliseconds state_refresh_interval{100};
+  /// Synchronous replication (JSON `synchronous_mode`, env PGHA_SYNCHRONOUS): every node's
+  /// pgha.conf names the other nodes in synchronous_standby_names (`ANY 1 (...)`), so a
+  /// master acknowledges a commit only once a slave has flushed it, and writes wait while no
+  /// slave streams (docs/agent.md, "Synchronous replication"). Off: asynchronous.
+  bool synchronous_mode = false;
 
   /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
   /// naming the field for a malformed file or value.

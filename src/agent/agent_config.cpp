@@ -31,6 +31,16 @@ int ParseInt(const std::string& text, const std::string& what, int lo, int hi) {
 constexpr int kMinRefreshMs = 10;
 constexpr int kMaxRefreshMs = 10000;
 
+bool ParseSwitch(const std::string& text, const std::string& what) {
+  for (const char* on : {"on", "true", "1", "yes"}) {
+    if (text == on) return true;
+  }
+  for (const char* off : {"off", "false", "0", "no"}) {
+    if (text == off) return false;
+  }
+  throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not on or off");
+}
+
 int ParsePort(const std::string& text, const std::string& what) {
   return ParseInt(text, what, 1, 65535);
 }
@@ -78,6 +88,7 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "db_user", &c->db_user);
   Take(j, "db_passwd", &c->db_passwd);
   Take(j, "wal_segment_size_mb", &c->wal_segment_size_mb);
+  Take(j, "synchronous_mode", &c->synchronous_mode);
   if (j.contains("operation_timeout_ms")) {
     std::int64_t ms = 0;
     Take(j, "operation_timeout_ms", &ms);
@@ -127,6 +138,7 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("DB_USER")) c->db_user = *v;
   if (auto v = get("DB_PASSWD")) c->db_passwd = *v;
   if (auto v = get("PGHA_PG_BINDIR")) c->bindir = *v;
+  if (auto v = get("PGHA_SYNCHRONOUS")) c->synchronous_mode = ParseSwitch(*v, "PGHA_SYNCHRONOUS");
   if (auto v = get("PGHA_STATE_REFRESH_MS")) {
     c->state_refresh_interval = std::chrono::milliseconds(
         ParseInt(*v, "PGHA_STATE_REFRESH_MS", kMinRefreshMs, kMaxRefreshMs));
@@ -194,7 +206,8 @@ std::string AgentConfig::ToJson() const {
             {"db_passwd", db_passwd},
             {"wal_segment_size_mb", wal_segment_size_mb},
             {"operation_timeout_ms", operation_timeout.count()},
-            {"state_refresh_ms", state_refresh_interval.count()}};
+            {"state_refresh_ms", state_refresh_interval.count()},
+            {"synchronous_mode", synchronous_mode}};
   return j.dump(2) + "\n";
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "fs.hpp"
+
 namespace pgha::agent {
 
 namespace {
@@ -98,7 +100,9 @@ void LocalNode::StartMaster() {
     return;
   }
   instance_.RemoveStandbyConfig();
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
 }
 
 void LocalNode::StartSlave(const NodeAddress& upstream) {
@@ -117,6 +121,7 @@ void LocalNode::StartSlave(const NodeAddress& upstream) {
   sc.application_name = address_.name;
   sc.apply_delay = config_.apply_delay;
   instance_.WriteStandbyConfig(sc);
+  PrepareStart();
   instance_.Start();
 }
 
@@ -124,12 +129,17 @@ void LocalNode::StartCurrent() {
   std::lock_guard<std::mutex> lock(mutex_);
   RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) return;
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
 }
 
 void LocalNode::Promote() {
   std::lock_guard<std::mutex> lock(mutex_);
   RefreshAtExit refresh(state_cache_);
+  // Normally already in place since the standby started; rewritten (and reloaded) only when
+  // the configuration changed since, and checked in synchronous mode.
+  instance_.SetSynchronousStandbys(SyncStandbys());
   instance_.Promote();
 }
 
@@ -212,7 +222,32 @@ void LocalNode::Init(const std::string& database) {
   io.wal_segment_size_mb = config_.wal_segment_size_mb;
   catalog_.reset();
   instance_.Init(io);
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
+}
+
+SynchronousStandbys LocalNode::SyncStandbys() const {
+  SynchronousStandbys s;
+  if (config_.synchronous_mode) {
+    for (const NodeAddress& peer : config_.Peers()) s.names.push_back(peer.name);
+  }
+  return s;
+}
+
+void LocalNode::PrepareStart() {
+  instance_.SetSynchronousStandbys(SyncStandbys());
+}
+
+void LocalNode::CheckStarted() {
+  SynchronousStandbys s = SyncStandbys();
+  if (!s.names.empty()) instance_.SetSynchronousStandbys(s);
+}
+
+void LocalNode::ApplySynchronousMode() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!fs::Exists(config_.pgdata + "/postgresql.conf")) return;
+  instance_.SetSynchronousStandbys(SyncStandbys());
 }
 
 void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {

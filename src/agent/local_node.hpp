@@ -62,9 +62,21 @@ class LocalNode : public NodeControl {
   void Init(const std::string& database);
   /// pg/sync: a fresh copy of `source` (pg_basebackup), configured as its standby; stopped.
   void Sync(const NodeAddress& source, const std::string& database);
+  /// The synchronous_standby_names this node gets: the other nodes when synchronous_mode is
+  /// on, nobody when it is off. Every start and promotion writes it first, so the node that
+  /// becomes master names its slaves from its first moment as master.
+  SynchronousStandbys SyncStandbys() const;
+  /// Applies synchronous_mode and the node list to the local data directory now (POST
+  /// nodes/env): pgha.conf rewritten, a running server reloaded. Nothing before pg/init.
+  void ApplySynchronousMode();
 
  private:
   InstanceOptions MakeInstanceOptions() const;
+  /// Before a start: synchronous_standby_names written for the next start.
+  void PrepareStart();
+  /// After a start that may leave a primary: in synchronous mode, the setting in effect is
+  /// checked to be pgha's.
+  void CheckStarted();
 
   const AgentConfig& config_;
   NodeAddress address_;

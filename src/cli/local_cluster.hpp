@@ -15,7 +15,8 @@ struct LocalUpOptions {
   int nodes = 2;      ///< how many nodes (the first becomes the master)
   int port_base = 0;  ///< first port (agents, then PostgreSQL servers); 0 = find free ones
   std::string database = "datasync";
-  std::string bindir;  ///< PostgreSQL binaries ("" = pg_config's / Debian's 15)
+  std::string bindir;        ///< PostgreSQL binaries ("" = pg_config's / Debian's 15)
+  bool synchronous = false;  ///< every agent with synchronous_mode on
 };
 
 /// Brings the cluster up and returns the content of DIR/cluster.json. Progress goes to `log`.

@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
     "                               segment or pg_controldata output as JSON ('-': stdin)\n"
-    "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR]\n"
+    "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--synchronous]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
     "                               each, set up through the agents; writes DIR/cluster.json\n"
     "       pghactl local down DIR  stop everything `local up` started\n"
@@ -56,6 +56,10 @@ int Local(const std::vector<std::string>& args) {
   pgha::cli::LocalUpOptions o;
   o.dir = args[1];
   for (std::size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--synchronous") {
+      o.synchronous = true;
+      continue;
+    }
     if (i + 1 >= args.size())
       throw pgha::Error(pgha::ErrorCode::kBadInput, args[i] + " needs a value");
     if (args[i] == "--nodes")
