@@ -84,9 +84,10 @@ void Instance::Start(Timeout timeout) {
 }
 
 void Instance::Stop(StopMode mode, Timeout timeout) {
-  static_cast<pg::SessionPool*>(pool_.get())->Close();  // idle sessions would hold a smart stop
   auto deadline = inst::DeadlineOf(*this, timeout);
   auto pid = inst::LivePostmaster(*this);
+  // Idle sessions would hold a smart stop.
+  static_cast<pg::SessionPool*>(pool_.get())->Close(pid.value_or(0));
   if (!pid) return;
   int sig = mode == StopMode::kSmart ? SIGTERM : mode == StopMode::kFast ? SIGINT : SIGQUIT;
   if (::kill(*pid, sig) != 0) {

@@ -172,7 +172,8 @@ InstanceObservation Instance::Observe() const {
 }
 
 NodeState Instance::State() const {
-  if (!inst::LivePostmaster(*this)) return NodeState::kInactive;
+  auto postmaster = inst::LivePostmaster(*this);
+  if (!postmaster) return NodeState::kInactive;
   // One query on a reused session: the agent answers GET instance/current with this.
   constexpr const char* kStateQuery =
       "SELECT pg_is_in_recovery(), "
@@ -191,7 +192,7 @@ NodeState Instance::State() const {
       seen.in_recovery = rows.at(0).at(0) == std::optional<std::string>("t");
       seen.receiver_streaming = rows.at(0).at(1) == std::optional<std::string>("t");
       seen.streaming_standbys = std::stoi(rows.at(0).at(2).value_or("0"));
-      pool->Give(std::move(*s), generation);
+      pool->Give(std::move(*s), generation, *postmaster);
       return DeriveNodeState(seen);
     } catch (const pg::PostgresError& e) {
       if (e.sqlstate() == "57P03") return NodeState::kRecovery;  // starting up or shutting down

@@ -305,6 +305,28 @@ def test_stop_modes_and_restart(nodes):
         n.init()
 
 
+def test_state_keeps_one_session_and_none_across_a_stop(nodes):
+    n = nodes.new("n1")
+    n.init(settings=FAST)
+    n = nodes.start(n)
+    others = ("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+              "AND pid <> pg_backend_pid()")
+    assert n.state() == "single"
+    kept = n.query(others)
+    assert len(kept) == 1  # the session State() reuses
+    assert n.state() == "single" and n.query(others) == kept
+    n.stop("smart")  # returns: no idle session holds the smart shutdown
+    assert n.state() == "inactive"
+    # Started through another handle (as by hand): State() keeps a session again.
+    other = pgha.Instance(n.data_dir, n.port, bindir=str(pg_harness.PG_BINDIR), timeout=60.0)
+    nodes.made.append(other)
+    other.start()
+    assert n.state() == "single"
+    kept = n.query(others)
+    assert len(kept) == 1
+    assert n.state() == "single" and n.query(others) == kept
+
+
 def test_kill_9_is_seen_and_start_recovers(nodes):
     n = nodes.new("n1")
     n.init(settings=FAST)
