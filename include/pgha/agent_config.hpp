@@ -32,6 +32,9 @@ namespace pgha {
 /// - PGHA_TLS_CERT_FILE, PGHA_TLS_KEY_FILE → tls_cert_file, tls_key_file (HTTPS)
 /// - PGHA_TLS_CA_FILE → tls_ca_file; PGHA_TLS_CLIENT_CA_FILE → tls_client_ca_file
 /// - PGHA_TLS_INSECURE_SKIP_VERIFY (true/false) → tls_insecure_skip_verify
+/// - PGHA_STATE_REFRESH_MS → state_refresh_interval (100)
+/// - PGHA_SYNCHRONOUS → synchronous_mode: on/off, true/false, 1/0 (off)
+/// - PGHA_SLOT_SYNC_INTERVAL_MS → slot_sync_interval (2000; 0: off)
 struct PGHA_API AgentConfig {
   std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
   std::string local_node = "PGNODE01";
@@ -66,6 +69,14 @@ struct PGHA_API AgentConfig {
   /// How often a standby's agent brings its copies of the master's logical slots up to date
   /// (PGHA_SLOT_SYNC_INTERVAL_MS; 0: never, the operations still carry slots).
   std::chrono::milliseconds slot_sync_interval{2000};
+  /// How often the background observer refreshes the state GET instance/current serves
+  /// (JSON `state_refresh_ms`, env PGHA_STATE_REFRESH_MS; 10..10000 ms). Read at start.
+  std::chrono::milliseconds state_refresh_interval{100};
+  /// Synchronous replication (JSON `synchronous_mode`, env PGHA_SYNCHRONOUS): every node's
+  /// pgha.conf names the other nodes in synchronous_standby_names (`ANY 1 (...)`), so a
+  /// master acknowledges a commit only once a slave has flushed it, and writes wait while no
+  /// slave streams (docs/agent.md, "Synchronous replication"). Off: asynchronous.
+  bool synchronous_mode = false;
 
   /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
   /// naming the field for a malformed file or value.

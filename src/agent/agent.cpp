@@ -133,15 +133,23 @@ void Agent::Start() {
   so.log = LogLine;
   WarnAboutTls(impl_->config);
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
-  impl_->server->Start();
+  impl_->local->StartObserver();
+  try {
+    impl_->server->Start();
+  } catch (...) {
+    impl_->local->StopObserver();
+    throw;
+  }
   impl_->slot_keeper =
       std::make_unique<agent::SlotKeeper>(*impl_, impl_->config.slot_sync_interval);
   impl_->slot_keeper->Start();
 }
 
 void Agent::Stop() noexcept {
-  if (impl_ && impl_->slot_keeper) impl_->slot_keeper->Stop();
-  if (impl_ && impl_->server) impl_->server->Stop();
+  if (!impl_) return;
+  if (impl_->slot_keeper) impl_->slot_keeper->Stop();
+  if (impl_->server) impl_->server->Stop();
+  impl_->local->StopObserver();
 }
 
 std::uint16_t Agent::port() const noexcept {

@@ -28,6 +28,19 @@ int ParseInt(const std::string& text, const std::string& what, int lo, int hi) {
                                         std::to_string(lo) + " to " + std::to_string(hi));
 }
 
+constexpr int kMinRefreshMs = 10;
+constexpr int kMaxRefreshMs = 10000;
+
+bool ParseSwitch(const std::string& text, const std::string& what) {
+  for (const char* on : {"on", "true", "1", "yes"}) {
+    if (text == on) return true;
+  }
+  for (const char* off : {"off", "false", "0", "no"}) {
+    if (text == off) return false;
+  }
+  throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not on or off");
+}
+
 int ParsePort(const std::string& text, const std::string& what) {
   return ParseInt(text, what, 1, 65535);
 }
@@ -86,6 +99,7 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "db_user", &c->db_user);
   Take(j, "db_passwd", &c->db_passwd);
   Take(j, "wal_segment_size_mb", &c->wal_segment_size_mb);
+  Take(j, "synchronous_mode", &c->synchronous_mode);
   if (j.contains("operation_timeout_ms")) {
     std::int64_t ms = 0;
     Take(j, "operation_timeout_ms", &ms);
@@ -95,6 +109,11 @@ void ApplyJson(const json& j, AgentConfig* c) {
     std::int64_t ms = 0;
     Take(j, "slot_sync_interval_ms", &ms);
     c->slot_sync_interval = std::chrono::milliseconds(ms);
+  }
+  if (j.contains("state_refresh_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "state_refresh_ms", &ms);
+    c->state_refresh_interval = std::chrono::milliseconds(ms);
   }
 }
 
@@ -138,6 +157,11 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("PGHA_SLOT_SYNC_INTERVAL_MS"))
     c->slot_sync_interval =
         std::chrono::milliseconds(ParseInt(*v, "PGHA_SLOT_SYNC_INTERVAL_MS", 0, 3600000));
+  if (auto v = get("PGHA_SYNCHRONOUS")) c->synchronous_mode = ParseSwitch(*v, "PGHA_SYNCHRONOUS");
+  if (auto v = get("PGHA_STATE_REFRESH_MS")) {
+    c->state_refresh_interval = std::chrono::milliseconds(
+        ParseInt(*v, "PGHA_STATE_REFRESH_MS", kMinRefreshMs, kMaxRefreshMs));
+  }
   if (auto v = get("PGHA_API_TOKEN")) c->api_token = *v;
   if (auto v = get("PGHA_API_TOKEN_FILE")) {
     auto text = fs::ReadFileIfExists(*v);
@@ -213,7 +237,9 @@ std::string AgentConfig::ToJson() const {
             {"db_passwd", db_passwd},
             {"wal_segment_size_mb", wal_segment_size_mb},
             {"operation_timeout_ms", operation_timeout.count()},
-            {"slot_sync_interval_ms", slot_sync_interval.count()}};
+            {"slot_sync_interval_ms", slot_sync_interval.count()},
+            {"state_refresh_ms", state_refresh_interval.count()},
+            {"synchronous_mode", synchronous_mode}};
   return j.dump(2) + "\n";
 }
 
@@ -262,6 +288,13 @@ void AgentConfig::Validate() const {
   }
   if (mask < 0 || mask > 128)
     throw Error(ErrorCode::kBadInput, "MASK " + std::to_string(mask) + " is out of range");
+  if (state_refresh_interval.count() < kMinRefreshMs ||
+      state_refresh_interval.count() > kMaxRefreshMs) {
+    throw Error(ErrorCode::kBadInput, "state_refresh_ms " +
+                                          std::to_string(state_refresh_interval.count()) +
+                                          " is not from " + std::to_string(kMinRefreshMs) + " to " +
+                                          std::to_string(kMaxRefreshMs));
+  }
   // Certificates and keys are loaded now, so that a bad file stops the agent at startup.
   CheckServerTls(ServerTls());
   CheckClientTls(ClientTls());

@@ -1,5 +1,9 @@
 #include "local_node.hpp"
 
+#include <algorithm>
+
+#include "fs.hpp"
+
 namespace pgha::agent {
 
 namespace {
@@ -8,13 +12,36 @@ bool IsPrimary(NodeState s) {
   return s == NodeState::kMaster || s == NodeState::kSingle;
 }
 
+// The oldest cached state GET instance/current serves, at the least.
+constexpr std::chrono::milliseconds kMinMaxAge{1000};
+
+StateCache::Options CacheOptions(const AgentConfig& config) {
+  StateCache::Options o;
+  o.interval = config.state_refresh_interval;
+  o.max_age = std::max<std::chrono::milliseconds>(kMinMaxAge, 5 * config.state_refresh_interval);
+  return o;
+}
+
+// Refreshes the cached state when a state change ends, however it ends.
+class RefreshAtExit {
+ public:
+  explicit RefreshAtExit(StateCache& cache) : cache_(cache) {}
+  ~RefreshAtExit() { cache_.RefreshQuietly(); }
+  RefreshAtExit(const RefreshAtExit&) = delete;
+  RefreshAtExit& operator=(const RefreshAtExit&) = delete;
+
+ private:
+  StateCache& cache_;
+};
+
 }  // namespace
 
 LocalNode::LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client)
     : config_(config),
       address_(config.Local()),
       client_(std::move(client)),
-      instance_(MakeInstanceOptions()) {}
+      instance_(MakeInstanceOptions()),
+      state_cache_([this] { return instance_.State(); }, CacheOptions(config)) {}
 
 InstanceOptions LocalNode::MakeInstanceOptions() const {
   InstanceOptions o;
@@ -29,14 +56,27 @@ InstanceOptions LocalNode::MakeInstanceOptions() const {
 }
 
 NodeState LocalNode::State() {
-  return instance_.State();
+  return state_cache_.Refresh();
+}
+
+NodeState LocalNode::CachedState() {
+  return state_cache_.Cached();
+}
+
+void LocalNode::StartObserver() {
+  state_cache_.RefreshQuietly();  // the first requests find a state
+  state_cache_.StartObserver();
+}
+
+void LocalNode::StopObserver() noexcept {
+  state_cache_.StopObserver();
 }
 
 NodeFacts LocalNode::Facts() {
   std::lock_guard<std::mutex> lock(mutex_);
   LsnFacts lf = instance_.ReadLsnFacts();
   NodeFacts f;
-  f.state = instance_.State();
+  f.state = state_cache_.Refresh();
   f.timeline = lf.timeline;
   f.checkpoint = lf.checkpoint;
   f.redo = lf.redo;
@@ -46,11 +86,13 @@ NodeFacts LocalNode::Facts() {
 
 void LocalNode::Stop(StopMode mode) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   instance_.Stop(mode);
 }
 
 void LocalNode::StartMaster() {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     if (instance_.InRecovery()) {
       throw Error(ErrorCode::kWrongState, address_.name + " runs as a standby. HINT: promote it");
@@ -58,13 +100,16 @@ void LocalNode::StartMaster() {
     return;
   }
   instance_.RemoveStandbyConfig();
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
 }
 
 void LocalNode::StartSlave(const NodeAddress& upstream) {
   // Asked before the lock: the upstream's agent answers without taking its node's lock.
   bool through_slot = ensure_standby_slot_ && ensure_standby_slot_(upstream);
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     if (IsPrimary(instance_.State())) {
       throw Error(ErrorCode::kWrongState, address_.name + " runs as a master: stop it first");
@@ -73,16 +118,25 @@ void LocalNode::StartSlave(const NodeAddress& upstream) {
   }
   instance_.WriteStandbyConfig(
       StandbyConfigFor(upstream, through_slot ? StandbySlotName(address_.name) : ""));
+  PrepareStart();
   instance_.Start();
 }
 
 void LocalNode::StartCurrent() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!instance_.IsRunning()) instance_.Start();
+  RefreshAtExit refresh(state_cache_);
+  if (instance_.IsRunning()) return;
+  PrepareStart();
+  instance_.Start();
+  CheckStarted();
 }
 
 void LocalNode::Promote() {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
+  // Normally already in place since the standby started; rewritten (and reloaded) only when
+  // the configuration changed since, and checked in synchronous mode.
+  instance_.SetSynchronousStandbys(SyncStandbys());
   instance_.Promote();
 }
 
@@ -145,6 +199,7 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
 
 void LocalNode::Rewind(const NodeAddress& source) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   RewindSource rs;
   rs.host = source.pg_host;
   rs.port = source.pg_port;
@@ -165,6 +220,7 @@ void LocalNode::Unlock(const std::string& holder) {
 
 void LocalNode::Init(const std::string& database) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   InitOptions io;
   io.subnet = config_.subnet;
   io.mask = config_.mask;
@@ -175,11 +231,37 @@ void LocalNode::Init(const std::string& database) {
   io.wal_segment_size_mb = config_.wal_segment_size_mb;
   catalog_.reset();
   instance_.Init(io);
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
+}
+
+SynchronousStandbys LocalNode::SyncStandbys() const {
+  SynchronousStandbys s;
+  if (config_.synchronous_mode) {
+    for (const NodeAddress& peer : config_.Peers()) s.names.push_back(peer.name);
+  }
+  return s;
+}
+
+void LocalNode::PrepareStart() {
+  instance_.SetSynchronousStandbys(SyncStandbys());
+}
+
+void LocalNode::CheckStarted() {
+  SynchronousStandbys s = SyncStandbys();
+  if (!s.names.empty()) instance_.SetSynchronousStandbys(s);
+}
+
+void LocalNode::ApplySynchronousMode() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!fs::Exists(config_.pgdata + "/postgresql.conf")) return;
+  instance_.SetSynchronousStandbys(SyncStandbys());
 }
 
 void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     throw Error(ErrorCode::kWrongState,
                 address_.name + " is running: stop it before pg/sync replaces its data");
@@ -228,6 +310,7 @@ std::optional<SlotSyncReport> LocalNode::SyncSlotsFrom(const NodeAddress& master
         ensure_standby_slot_(master)) {
       // Started without the slot (its upstream's agent did not answer then): the feedback
       // that keeps catalog rows for slot copies needs it. The reload switches the receiver.
+      RefreshAtExit refresh(state_cache_);
       instance_.WriteStandbyConfig(StandbyConfigFor(master, slot));
     }
   }
@@ -243,7 +326,11 @@ std::optional<SlotSyncReport> LocalNode::SyncSlotsFrom(const NodeAddress& master
 
 void LocalNode::RestartStandby() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (instance_.IsRunning() && instance_.InRecovery()) instance_.Restart();
+  RefreshAtExit refresh(state_cache_);
+  if (!instance_.IsRunning() || !instance_.InRecovery()) return;
+  instance_.Stop(StopMode::kFast);
+  PrepareStart();
+  instance_.Start();
 }
 
 std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>>

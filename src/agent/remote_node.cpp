@@ -44,7 +44,8 @@ std::string RemoteNode::Call(HttpMethod method, const std::string& path, const s
 }
 
 NodeState RemoteNode::State() {
-  json j = ParseBody(Call(HttpMethod::kGet, "instance/current"), "instance/current");
+  // internal/state observes afresh; instance/current may be the observer's cached state.
+  json j = ParseBody(Call(HttpMethod::kGet, "internal/state"), "internal/state");
   if (!j.contains(address_.name) || !j[address_.name].is_string()) {
     throw Error(ErrorCode::kPeerUnreachable,
                 address_.agent_url + " answered for another node: " + j.dump());

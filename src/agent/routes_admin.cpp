@@ -87,6 +87,8 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
           a.config = next;
         }
         a.Rebuild();
+        // synchronous_mode and the node list decide synchronous_standby_names.
+        a.local->ApplySynchronousMode();
         std::lock_guard<std::mutex> lock(a.config_mutex);
         return Json(EnvJson(a.config));
       },

@@ -65,11 +65,15 @@ json LsnFactsJson(Instance& instance) {
 }  // namespace
 
 void AddInstanceRoutes(Agent::Impl& a, Router& r) {
+  // instance/current answers from the state the background observer keeps (docs/agent.md,
+  // "How fresh is GET instance/current"): never a query, so it runs on an io thread.
+  r.Add(HttpMethod::kGet, "/api/pg/v1/instance/current", [&a](const HttpRequest&) {
+    return Json({{a.local->address().name, std::string(NodeStateName(a.local->CachedState()))}});
+  });
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/instance/:scope",
       [&a](const HttpRequest& req) {
         const std::string& scope = req.Param("scope");
-        if (scope == "current") return States(a.cluster()->LocalState());
         if (scope == "all") return States(a.cluster()->AllStates());
         throw Error(ErrorCode::kNotFound,
                     "GET instance/" + scope + ": scope must be current or all");

@@ -234,6 +234,7 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
     c.pgdata = node_dir + "/data";
     c.bindir = o.bindir;
     c.database = o.database;
+    c.synchronous_mode = o.synchronous;
     c.config_file = node_dir + "/agent.json";
     c.api_token = token;
     if (ca) MakeAgentCertificate(*ca, node_dir, c);

@@ -19,6 +19,7 @@ struct LocalUpOptions {
   /// HTTPS between everyone: a CA made for this cluster (DIR/ca.crt; its key is not kept)
   /// signs a certificate per agent for 127.0.0.1 and localhost (DIR/NODE/agent.crt, .key).
   bool tls = false;
+  bool synchronous = false;  ///< every agent with synchronous_mode on
 };
 
 /// Brings the cluster up and returns the content of DIR/cluster.json. Progress goes to `log`.

@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
     "                               segment or pg_controldata output as JSON ('-': stdin)\n"
     "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--tls]\n"
+    "                        [--synchronous]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
     "                               each, set up through the agents; writes DIR/cluster.json;\n"
     "                               --tls: HTTPS with a CA made for it (DIR/ca.crt)\n"
@@ -61,6 +62,10 @@ int Local(const std::vector<std::string>& args) {
   for (std::size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--tls") {
       o.tls = true;
+      continue;
+    }
+    if (args[i] == "--synchronous") {
+      o.synchronous = true;
       continue;
     }
     if (i + 1 >= args.size())

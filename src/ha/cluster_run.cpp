@@ -139,8 +139,7 @@ void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
     if (peer == &self || TryState(*peer) != NodeState::kInactive) continue;
     NodeFacts theirs = Step(*peer, "read WAL position", [&] { return peer->Facts(); });
     if (theirs.timeline == mine.timeline && theirs.end_of_wal > mine.end_of_wal) {
-      PullMissingWal(self, *peer);
-      mine = Step(self, "read WAL position", [&] { return self.Facts(); });
+      mine = PullMissingWal(self, *peer, theirs);
     } else if (theirs.timeline > mine.timeline) {
       ValidLsnAnswer on = peer->ValidLsn(mine.timeline, mine.end_of_wal);
       if (on.code == 0) {
@@ -154,8 +153,17 @@ void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
   }
 }
 
-void Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from) {
+bool Cluster::Run::HasAllWalOf(const NodeFacts& have, const NodeFacts& theirs) {
+  return have.timeline == theirs.timeline && have.end_of_wal == theirs.end_of_wal;
+}
+
+NodeFacts Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from,
+                                       std::optional<NodeFacts> from_facts) {
   NodeFacts have = Step(to, "read WAL position", [&] { return to.Facts(); });
+  NodeFacts theirs =
+      from_facts ? *from_facts : Step(from, "read WAL position", [&] { return from.Facts(); });
+  // Listing would hash, and copying re-install, the segment both already have.
+  if (HasAllWalOf(have, theirs)) return have;
   std::vector<WalFileRef> files = Step(from, "list WAL after " + have.end_of_wal.ToString(), [&] {
     return from.WalFilesFrom(have.timeline, have.end_of_wal);
   });
@@ -163,6 +171,7 @@ void Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from) {
     Step(to, "copy " + file.name + " from " + from.address().name,
          [&] { to.PullWalFile(from.address(), file); });
   }
+  return files.empty() ? have : Step(to, "read WAL position", [&] { return to.Facts(); });
 }
 
 void Cluster::Run::WaitForState(NodeControl& node, NodeState want) {

@@ -45,8 +45,16 @@ class Cluster::Run {
   /// when a peer has a newer timeline whose history `self`'s WAL is on: that peer should be
   /// the master.
   void CatchUpBeforeMaster(NodeControl& self);
-  /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked.
-  void PullMissingWal(NodeControl& to, NodeControl& from);
+  /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked;
+  /// nothing when `to` already ends where `from` does (HasAllWalOf). `from_facts`: `from`'s
+  /// facts when the caller has just read them (it is stopped: they do not change). Returns
+  /// `to`'s facts afterwards.
+  NodeFacts PullMissingWal(NodeControl& to, NodeControl& from,
+                           std::optional<NodeFacts> from_facts = std::nullopt);
+  /// True when a node at `have` holds all the WAL of one at `theirs`: the same timeline and
+  /// the same end of WAL. A node ahead on the same timeline does not count: that is WAL the
+  /// other never wrote (diverged), which the copy's extend check is there to catch.
+  static bool HasAllWalOf(const NodeFacts& have, const NodeFacts& theirs);
   /// Before `to` becomes master: gives it `from`'s logical slots (see
   /// NodeControl::TakeLogicalSlots), or, with no `from`, reports the copies `to` has. A
   /// failure is recorded in the result's slots, never fails the operation: the database's

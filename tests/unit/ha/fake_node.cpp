@@ -97,7 +97,7 @@ std::vector<WalFileRef> FakeNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
   if (world_.ValidCode(address_.name, timeline, lsn) != 0) {
     throw Error(ErrorCode::kWrongState, "not on this history");
   }
-  if (p.timeline == timeline && p.end == lsn) return {};
+  // As the real catalogue: the segment holding `lsn` is listed even when nothing follows it.
   return {{WalSegmentFileName(p.timeline, p.end), "md5-" + p.end.ToString()}};
 }
 
