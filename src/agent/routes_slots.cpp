@@ -84,6 +84,10 @@ json SlotsView(Agent::Impl& a) {
     }
   }
   std::vector<json> reports;
+  if (!master_name.empty() && master_slots.empty()) {
+    // Nothing to copy: no standby needs asking (pghactl list calls this every time).
+    return {{"master", master_name}, {"slots", json::array()}};
+  }
   if (json r = LocalStatus(a, master_name); !r.is_null()) reports.push_back(r);
   for (const auto& p : a.peers()) {
     if (p->address().name == master_name) continue;
