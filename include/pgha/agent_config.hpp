@@ -10,23 +10,31 @@
 
 #include "pgha/cluster.hpp"
 #include "pgha/export.hpp"
+#include "pgha/http_client.hpp"
+#include "pgha/http_server.hpp"
 
 namespace pgha {
 
 /// Everything an agent needs to know. Load() reads the JSON file (when it exists), then lets
-/// the seed's environment variables override it:
+/// the environment override it:
 ///
-/// | variable | field | default |
-/// |---|---|---|
-/// | LOCAL_NODE | local_node | PGNODE01 |
-/// | REMOTE_NODE | a peer named so, agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432 |
-/// PGNODE02 | | LISTENING_PORT | listen_port | 8079 | | SUBNET, MASK | subnet, mask (pg_hba.conf
-/// replication line) | 0.0.0.0, 32 | | REPLICATE_USER | replicate_user | replicate | | PGDATA |
-/// pgdata | /data | | APPLY_DELAY | apply_delay (recovery_min_apply_delay) | none | | DATABASE,
-/// DB_USER, DB_PASSWD | database, db_user, db_passwd | datasync | | PGHA_API_TOKEN /
-/// PGHA_API_TOKEN_FILE | api_token | none: the agent refuses to start without a token unless
-/// auth_disabled | | PGHA_PG_PORT, PGHA_PG_BINDIR, PGHA_LISTEN_ADDRESS | pg port, bindir,
-/// listen_address | 5432, pg_config's, 127.0.0.1 |
+/// - LOCAL_NODE → local_node (default PGNODE01)
+/// - REMOTE_NODE → a peer named so: agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432
+///   (default PGNODE02)
+/// - LISTENING_PORT → listen_port (8079); PGHA_LISTEN_ADDRESS → listen_address (127.0.0.1)
+/// - SUBNET, MASK → subnet, mask: the pg_hba.conf replication line (0.0.0.0, 32)
+/// - REPLICATE_USER → replicate_user (replicate); PGDATA → pgdata (/data)
+/// - APPLY_DELAY → apply_delay (recovery_min_apply_delay; none)
+/// - DATABASE, DB_USER, DB_PASSWD → database, db_user, db_passwd (datasync)
+/// - PGHA_PG_PORT, PGHA_PG_BINDIR → the local PostgreSQL port (5432), bindir (pg_config's)
+/// - PGHA_API_TOKEN or PGHA_API_TOKEN_FILE → api_token (never in the JSON file; none: the
+///   agent refuses to start without a token unless auth_disabled)
+/// - PGHA_TLS_CERT_FILE, PGHA_TLS_KEY_FILE → tls_cert_file, tls_key_file (HTTPS)
+/// - PGHA_TLS_CA_FILE → tls_ca_file; PGHA_TLS_CLIENT_CA_FILE → tls_client_ca_file
+/// - PGHA_TLS_INSECURE_SKIP_VERIFY (true/false) → tls_insecure_skip_verify
+/// - PGHA_STATE_REFRESH_MS → state_refresh_interval (100)
+/// - PGHA_SYNCHRONOUS → synchronous_mode: on/off, true/false, 1/0 (off)
+/// - PGHA_SLOT_SYNC_INTERVAL_MS → slot_sync_interval (2000; 0: off)
 struct PGHA_API AgentConfig {
   std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
   std::string local_node = "PGNODE01";
@@ -35,6 +43,16 @@ struct PGHA_API AgentConfig {
   int listen_port = 8079;
   std::string api_token;
   bool auth_disabled = false;
+  /// HTTPS: the agent's PEM certificate (then intermediates) and its unencrypted key; both
+  /// or neither. Also presented to peers that ask for a client certificate.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// PEM CA certificates the peers' https certificates must chain to ("" = the system's).
+  std::string tls_ca_file;
+  /// Mutual TLS: clients must present a certificate one of these CAs signed.
+  std::string tls_client_ca_file;
+  /// Peers' certificates are not verified (a warning is logged at start). Tests only.
+  bool tls_insecure_skip_verify = false;
   std::string pgdata = "/data";
   std::string bindir;
   std::string os_user = "postgres";
@@ -48,6 +66,17 @@ struct PGHA_API AgentConfig {
   std::string db_passwd = "datasync";
   std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize for pg/init (0 = 16)
   std::chrono::milliseconds operation_timeout{120000};
+  /// How often a standby's agent brings its copies of the master's logical slots up to date
+  /// (PGHA_SLOT_SYNC_INTERVAL_MS; 0: never, the operations still carry slots).
+  std::chrono::milliseconds slot_sync_interval{2000};
+  /// How often the background observer refreshes the state GET instance/current serves
+  /// (JSON `state_refresh_ms`, env PGHA_STATE_REFRESH_MS; 10..10000 ms). Read at start.
+  std::chrono::milliseconds state_refresh_interval{100};
+  /// Synchronous replication (JSON `synchronous_mode`, env PGHA_SYNCHRONOUS): every node's
+  /// pgha.conf names the other nodes in synchronous_standby_names (`ANY 1 (...)`), so a
+  /// master acknowledges a commit only once a slave has flushed it, and writes wait while no
+  /// slave streams (docs/agent.md, "Synchronous replication"). Off: asynchronous.
+  bool synchronous_mode = false;
 
   /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
   /// naming the field for a malformed file or value.
@@ -62,10 +91,16 @@ struct PGHA_API AgentConfig {
   /// Writes config_file atomically (temp file, fsync, rename). Throws Error(kIo).
   void Save() const;
   /// Throws Error(kBadInput) unless the configuration is usable: a local node among the
-  /// nodes, unique names, ports in range, a token or auth_disabled, and values that go into
-  /// PostgreSQL's files valid by their grammar (SUBNET/MASK, role and database names, the
-  /// password, APPLY_DELAY, PostgreSQL hosts).
+  /// nodes, unique names, ports in range, a token or auth_disabled, TLS files that load
+  /// (see CheckServerTls and CheckClientTls; kNotFound / kIo for a file not read), and values
+  /// that go into PostgreSQL's files valid by their grammar (SUBNET/MASK, role and database
+  /// names, the password, APPLY_DELAY, PostgreSQL hosts).
   void Validate() const;
+
+  /// The server's TLS settings (tls.enabled() when the agent serves HTTPS).
+  HttpServerTls ServerTls() const;
+  /// The TLS settings of the agent's calls to its peers.
+  HttpClientTls ClientTls() const;
 
   const NodeAddress& Local() const;
   std::vector<NodeAddress> Peers() const;

@@ -17,6 +17,7 @@
 
 #include "pgha/error.hpp"
 #include "pgha/export.hpp"
+#include "pgha/logical_slots.hpp"
 #include "pgha/lsn.hpp"
 #include "pgha/node_state.hpp"
 #include "pgha/stop_mode.hpp"
@@ -89,6 +90,17 @@ class PGHA_API NodeControl {
                                              const std::string& holder,
                                              std::chrono::milliseconds ttl) = 0;
   virtual void Unlock(const std::string& holder) = 0;
+
+  /// The node's logical slots (from its files when stopped: a stopped master's final ones).
+  /// Nodes that keep no slots return none.
+  virtual std::vector<LogicalSlot> LogicalSlots() { return {}; }
+  /// Takes `master_slots` before this node becomes master: written into its slot files when
+  /// stopped (InstallLogicalSlots), installed copies advanced when running
+  /// (AdvanceLogicalSlots). Nodes that keep no slots report nothing.
+  virtual SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+    (void)master_slots;
+    return {};
+  }
 };
 
 /// One step of an operation, for the caller and the logs.
@@ -105,6 +117,9 @@ struct OperationResult {
   std::string operation;
   std::vector<OperationStep> steps;
   std::map<std::string, std::string> states;  ///< node -> seed state name (or "unreachable")
+  /// The logical slots carried to the new master by a switchover or failover, each with
+  /// whether it is safe there (empty when the cluster has none or the operation moves none).
+  std::vector<SlotCopyStatus> slots;
 };
 
 /// Sequences of the seed's start/stop routes.

@@ -14,6 +14,27 @@
 
 namespace pgha {
 
+/// TLS of the client's https calls: TLS 1.2 or newer; the server's certificate must chain
+/// to a trusted CA and name the URL's host (DNS name or IP address), unless
+/// insecure_skip_verify says otherwise.
+struct HttpClientTls {
+  /// PEM CA certificates to trust; empty = the system's CA store.
+  std::string ca_file;
+  /// Skips verifying the server's certificate and host name: anyone on the network path can
+  /// then pose as the server and read the bearer token. Tests only; off by default.
+  bool insecure_skip_verify = false;
+  /// PEM client certificate and its unencrypted key, presented when a server asks for one
+  /// (mutual TLS); both or neither.
+  std::string cert_file;
+  std::string key_file;
+};
+
+/// Checks `tls` as HttpClient's constructor does: the CA file holds at least one PEM
+/// certificate; the client certificate and key are set together, load and match. Throws
+/// Error(kNotFound) for a missing file, Error(kIo) for one that cannot be read,
+/// Error(kBadInput) for anything else, naming the file.
+PGHA_API void CheckClientTls(const HttpClientTls& tls);
+
 /// Client configuration.
 struct HttpClientOptions {
   /// Sent as "Authorization: Bearer <token>" when not empty. Never logged or put in errors.
@@ -22,10 +43,8 @@ struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{2000};
   /// Deadline for the whole call, transfer included; 0 = none.
   std::chrono::milliseconds timeout{30000};
-  /// Verify the peer's TLS certificate and host name (https URLs). On by default.
-  bool verify_tls = true;
-  /// CA bundle for verification; empty = the system's.
-  std::string ca_file;
+  /// TLS of https URLs.
+  HttpClientTls tls;
   /// The largest response body kept in memory (downloads to files have their own limit).
   std::size_t max_response_bytes = 64u << 20;
 };
@@ -35,11 +54,14 @@ struct HttpClientOptions {
 /// connected to (refused, no route, connect deadline passed) or drops the connection,
 /// naming the URL; Error(kTimeout) when the call's deadline passes after connecting;
 /// Error(kBadInput) for a malformed URL or a response over the size limit; Error(kIo) for a
-/// local file that cannot be written.
+/// local file that cannot be written. A TLS failure (an untrusted certificate, a host name
+/// it does not name, a plain-HTTP server, a refused client certificate) is
+/// Error(kPeerUnreachable) whose message says which, with a HINT.
 /// Thread-safe: one client may be used from several threads at once (each call uses its
 /// own curl handle; idle handles and their connections are kept for reuse).
 class PGHA_API HttpClient {
  public:
+  /// Throws as CheckClientTls does for bad TLS files.
   explicit HttpClient(HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;

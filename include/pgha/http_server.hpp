@@ -81,6 +81,29 @@ class PGHA_API Router {
 /// A WAL segment (16 MiB) plus room for multipart framing: the default body limit.
 inline constexpr std::size_t kDefaultMaxBodyBytes = (16u << 20) + (64u << 10);
 
+/// TLS of the server (OpenSSL): on when `cert_file` is set. TLS 1.2 and 1.3 only, with
+/// OpenSSL's default ciphers; no renegotiation. The files are read once, by the constructor.
+struct HttpServerTls {
+  /// PEM: the server's certificate, then any intermediate certificates.
+  std::string cert_file;
+  /// PEM: the certificate's private key, unencrypted. Refused when others may read it, or
+  /// the group unless root owns the file (PostgreSQL's rule for ssl_key_file).
+  std::string key_file;
+  /// PEM CA certificates. When set, a client must present a certificate one of them signed
+  /// (mutual TLS), else its handshake fails. Empty = no client certificate asked for.
+  std::string client_ca_file;
+
+  /// Whether TLS is configured (cert_file or key_file set).
+  bool enabled() const noexcept { return !cert_file.empty() || !key_file.empty(); }
+};
+
+/// Checks `tls` as HttpServer's constructor does, without serving: both files set, readable,
+/// parsed, the key matches the certificate, the certificate has not expired, the client CA
+/// file has at least one certificate. Throws Error(kNotFound) for a missing file,
+/// Error(kIo) for one that cannot be read, Error(kBadInput) for anything else, naming the
+/// file and OpenSSL's reason. Does nothing when TLS is not enabled.
+PGHA_API void CheckServerTls(const HttpServerTls& tls);
+
 /// Server configuration. The defaults are the agent's.
 struct HttpServerOptions {
   /// IPv4 or IPv6 literal, or "localhost" (= 127.0.0.1).
@@ -106,8 +129,12 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{30000};
   /// Deadline for writing one response (a file download included).
   std::chrono::milliseconds write_timeout{60000};
-  /// Open connections; a connection beyond gets 503 and is closed.
+  /// Open connections; a connection beyond gets 503 and is closed (with TLS: closed).
   std::size_t max_connections = 256;
+  /// HTTPS instead of HTTP when tls.enabled(). A plain-HTTP request to a TLS server gets 400
+  /// and is closed. The TLS handshake counts as reading a request: its first byte must come
+  /// within idle_timeout, the rest within read_timeout.
+  HttpServerTls tls;
   /// Receives one line per event an operator should see (handler crashes, accept errors).
   /// Never receives the token. Called from io or worker threads; must be thread-safe.
   std::function<void(const std::string&)> log;
@@ -120,7 +147,8 @@ struct HttpServerOptions {
 class PGHA_API HttpServer {
  public:
   /// Validates `options` (Error(kBadInput): empty token without auth_disabled, a token
-  /// with spaces or control characters, a bad address, zero limits or thread counts).
+  /// with spaces or control characters, a bad address, zero limits or thread counts) and
+  /// loads the TLS files (throws as CheckServerTls does).
   HttpServer(HttpServerOptions options, Router router);
   /// Stops the server.
   ~HttpServer();

@@ -95,6 +95,14 @@ struct StandbyConfig {
   std::string apply_delay;  ///< recovery_min_apply_delay, e.g. "5min", "300s", "0"; "" -> none
 };
 
+/// The standbys a primary waits for before it acknowledges a commit (synchronous replication):
+/// `synchronous_standby_names = 'ANY count ("name", ...)'`, matched against the standbys'
+/// application_name.
+struct SynchronousStandbys {
+  std::vector<std::string> names;  ///< application names; empty -> asynchronous (no setting)
+  int count = 1;                   ///< how many of them must confirm, 1..names.size()
+};
+
 /// Where Sync takes its base backup from, and the standby configuration it writes after.
 struct SyncOptions {
   std::string source_host;
@@ -221,6 +229,16 @@ class PGHA_API Instance {
   /// Removes standby.signal / recovery.signal / recovery.conf and the standby settings of
   /// pgha.conf, so the next start is a primary. Throws kIo.
   void RemoveStandbyConfig();
+  /// Writes synchronous_standby_names for `standbys` into pgha.conf (included last by
+  /// postgresql.conf), or removes pgha's setting when `standbys.names` is empty; nothing is
+  /// written when the file already says so. A running server then reloads (also when the file
+  /// was right but not loaded), and when standbys are named, the setting its files give is
+  /// checked to be pgha's: a file read after pgha.conf
+  /// (postgresql.auto.conf, from ALTER SYSTEM) that sets it is kWrongState, naming the file.
+  /// A stopped data directory takes it at its next start. On a standby the setting waits, and
+  /// applies the moment it is promoted. Throws kBadInput (names, count), kNotFound (no
+  /// postgresql.conf), kIo, kPostgresFailed.
+  void SetSynchronousStandbys(const SynchronousStandbys& standbys);
   /// True when the next start would be a standby (standby.signal, or recovery.conf with 10-11).
   bool HasStandbyConfig() const;
   /// Creates physical slot `name` (reserving WAL now) unless it exists. Throws kBadInput for

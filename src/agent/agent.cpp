@@ -19,16 +19,63 @@ HttpResponse Json(const nlohmann::json& j, int status) {
 
 }  // namespace agent
 
+namespace {
+
+void LogLine(const std::string& line) {
+  std::cerr << "pgha-agent: " << line << "\n";
+}
+
+bool IsLoopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+// What an operator should know about the transport security at start.
+void WarnAboutTls(const AgentConfig& c) {
+  if (c.tls_insecure_skip_verify) {
+    LogLine(
+        "WARNING: tls_insecure_skip_verify is set: peers' certificates and host names are "
+        "not verified, anyone on the network path can pose as a peer and read the API token");
+  }
+  if (!c.ServerTls().enabled()) {
+    if (!IsLoopback(c.listen_address)) {
+      LogLine("WARNING: serving plain HTTP on " + c.listen_address +
+              ": the API token crosses the network unencrypted. HINT: set tls_cert_file and "
+              "tls_key_file");
+    }
+    return;
+  }
+  for (const NodeAddress& p : c.Peers()) {
+    if (p.agent_url.rfind("http://", 0) == 0) {
+      LogLine("WARNING: peer " + p.name + " is called over plain HTTP (" + p.agent_url +
+              "): the API token crosses the network unencrypted");
+    }
+  }
+}
+
+}  // namespace
+
 Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
   config.Validate();
   HttpClientOptions co;
   co.bearer_token = config.api_token;
   co.timeout = config.operation_timeout;
+  co.tls = config.ClientTls();
   client = std::make_shared<HttpClient>(co);
   co.timeout = kHolderProbeTimeout;
   probe_client = std::make_shared<HttpClient>(co);
   local = std::make_shared<agent::LocalNode>(config, client);
   local->leases().SetHolderCheck([this](const std::string& holder) { return HolderGone(holder); });
+  // A standby streams through a physical slot its upstream keeps for it, when the upstream's
+  // agent answers: the feedback in it keeps catalog rows for logical slot copies.
+  local->set_ensure_standby_slot([this](const NodeAddress& upstream) {
+    try {
+      agent::RemoteNode(upstream, client).MasterSlotsFor(config.local_node, {}, true);
+      return true;
+    } catch (const Error& e) {
+      std::cerr << "pgha-agent: no physical slot on " << upstream.name << ": " << e.what() << "\n";
+      return false;
+    }
+  });
   Rebuild();
 }
 
@@ -102,6 +149,7 @@ void Agent::Start() {
   agent::AddWalRoutes(*impl_, router);
   agent::AddInternalRoutes(*impl_, router);
   agent::AddAdminRoutes(*impl_, router);
+  agent::AddSlotRoutes(*impl_, router);
   HttpServerOptions so;
   so.address = impl_->config.listen_address;
   so.port = static_cast<std::uint16_t>(impl_->config.listen_port);
@@ -113,13 +161,27 @@ void Agent::Start() {
   // each other until the client deadline (the concurrency soak of docs/reliability.md did).
   // A worker for every connection the server accepts means no request waits for a worker.
   so.blocking_threads = static_cast<int>(so.max_connections);
-  so.log = [](const std::string& line) { std::cerr << "pgha-agent: " << line << "\n"; };
+  so.tls = impl_->config.ServerTls();
+  so.log = LogLine;
+  WarnAboutTls(impl_->config);
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
-  impl_->server->Start();
+  impl_->local->StartObserver();
+  try {
+    impl_->server->Start();
+  } catch (...) {
+    impl_->local->StopObserver();
+    throw;
+  }
+  impl_->slot_keeper =
+      std::make_unique<agent::SlotKeeper>(*impl_, impl_->config.slot_sync_interval);
+  impl_->slot_keeper->Start();
 }
 
 void Agent::Stop() noexcept {
-  if (impl_ && impl_->server) impl_->server->Stop();
+  if (!impl_) return;
+  if (impl_->slot_keeper) impl_->slot_keeper->Stop();
+  if (impl_->server) impl_->server->Stop();
+  impl_->local->StopObserver();
 }
 
 std::uint16_t Agent::port() const noexcept {

@@ -29,8 +29,27 @@ int ParseInt(const std::string& text, const std::string& what, int lo, int hi) {
                                         std::to_string(lo) + " to " + std::to_string(hi));
 }
 
+constexpr int kMinRefreshMs = 10;
+constexpr int kMaxRefreshMs = 10000;
+
+bool ParseSwitch(const std::string& text, const std::string& what) {
+  for (const char* on : {"on", "true", "1", "yes"}) {
+    if (text == on) return true;
+  }
+  for (const char* off : {"off", "false", "0", "no"}) {
+    if (text == off) return false;
+  }
+  throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not on or off");
+}
+
 int ParsePort(const std::string& text, const std::string& what) {
   return ParseInt(text, what, 1, 65535);
+}
+
+bool ParseBool(const std::string& text, const std::string& what) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not true or false");
 }
 
 template <typename T>
@@ -64,6 +83,11 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "listen_address", &c->listen_address);
   Take(j, "listen_port", &c->listen_port);
   Take(j, "auth_disabled", &c->auth_disabled);
+  Take(j, "tls_cert_file", &c->tls_cert_file);
+  Take(j, "tls_key_file", &c->tls_key_file);
+  Take(j, "tls_ca_file", &c->tls_ca_file);
+  Take(j, "tls_client_ca_file", &c->tls_client_ca_file);
+  Take(j, "tls_insecure_skip_verify", &c->tls_insecure_skip_verify);
   Take(j, "pgdata", &c->pgdata);
   Take(j, "bindir", &c->bindir);
   Take(j, "os_user", &c->os_user);
@@ -76,10 +100,21 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "db_user", &c->db_user);
   Take(j, "db_passwd", &c->db_passwd);
   Take(j, "wal_segment_size_mb", &c->wal_segment_size_mb);
+  Take(j, "synchronous_mode", &c->synchronous_mode);
   if (j.contains("operation_timeout_ms")) {
     std::int64_t ms = 0;
     Take(j, "operation_timeout_ms", &ms);
     c->operation_timeout = std::chrono::milliseconds(ms);
+  }
+  if (j.contains("slot_sync_interval_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "slot_sync_interval_ms", &ms);
+    c->slot_sync_interval = std::chrono::milliseconds(ms);
+  }
+  if (j.contains("state_refresh_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "state_refresh_ms", &ms);
+    c->state_refresh_interval = std::chrono::milliseconds(ms);
   }
 }
 
@@ -120,6 +155,14 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("DB_USER")) c->db_user = *v;
   if (auto v = get("DB_PASSWD")) c->db_passwd = *v;
   if (auto v = get("PGHA_PG_BINDIR")) c->bindir = *v;
+  if (auto v = get("PGHA_SLOT_SYNC_INTERVAL_MS"))
+    c->slot_sync_interval =
+        std::chrono::milliseconds(ParseInt(*v, "PGHA_SLOT_SYNC_INTERVAL_MS", 0, 3600000));
+  if (auto v = get("PGHA_SYNCHRONOUS")) c->synchronous_mode = ParseSwitch(*v, "PGHA_SYNCHRONOUS");
+  if (auto v = get("PGHA_STATE_REFRESH_MS")) {
+    c->state_refresh_interval = std::chrono::milliseconds(
+        ParseInt(*v, "PGHA_STATE_REFRESH_MS", kMinRefreshMs, kMaxRefreshMs));
+  }
   if (auto v = get("PGHA_API_TOKEN")) c->api_token = *v;
   if (auto v = get("PGHA_API_TOKEN_FILE")) {
     auto text = fs::ReadFileIfExists(*v);
@@ -127,6 +170,13 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
       throw Error(ErrorCode::kNotFound, "PGHA_API_TOKEN_FILE \"" + *v + "\" does not exist");
     while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
     c->api_token = *text;
+  }
+  if (auto v = get("PGHA_TLS_CERT_FILE")) c->tls_cert_file = *v;
+  if (auto v = get("PGHA_TLS_KEY_FILE")) c->tls_key_file = *v;
+  if (auto v = get("PGHA_TLS_CA_FILE")) c->tls_ca_file = *v;
+  if (auto v = get("PGHA_TLS_CLIENT_CA_FILE")) c->tls_client_ca_file = *v;
+  if (auto v = get("PGHA_TLS_INSECURE_SKIP_VERIFY")) {
+    c->tls_insecure_skip_verify = ParseBool(*v, "PGHA_TLS_INSECURE_SKIP_VERIFY");
   }
 }
 
@@ -170,6 +220,11 @@ std::string AgentConfig::ToJson() const {
             {"listen_address", listen_address},
             {"listen_port", listen_port},
             {"auth_disabled", auth_disabled},
+            {"tls_cert_file", tls_cert_file},
+            {"tls_key_file", tls_key_file},
+            {"tls_ca_file", tls_ca_file},
+            {"tls_client_ca_file", tls_client_ca_file},
+            {"tls_insecure_skip_verify", tls_insecure_skip_verify},
             {"pgdata", pgdata},
             {"bindir", bindir},
             {"os_user", os_user},
@@ -182,7 +237,10 @@ std::string AgentConfig::ToJson() const {
             {"db_user", db_user},
             {"db_passwd", db_passwd},
             {"wal_segment_size_mb", wal_segment_size_mb},
-            {"operation_timeout_ms", operation_timeout.count()}};
+            {"operation_timeout_ms", operation_timeout.count()},
+            {"slot_sync_interval_ms", slot_sync_interval.count()},
+            {"state_refresh_ms", state_refresh_interval.count()},
+            {"synchronous_mode", synchronous_mode}};
   return j.dump(2) + "\n";
 }
 
@@ -229,6 +287,13 @@ void AgentConfig::Validate() const {
                 "no API token: set PGHA_API_TOKEN or PGHA_API_TOKEN_FILE. HINT: auth_disabled=true "
                 "in the configuration file switches authentication off explicitly");
   }
+  if (state_refresh_interval.count() < kMinRefreshMs ||
+      state_refresh_interval.count() > kMaxRefreshMs) {
+    throw Error(ErrorCode::kBadInput, "state_refresh_ms " +
+                                          std::to_string(state_refresh_interval.count()) +
+                                          " is not from " + std::to_string(kMinRefreshMs) + " to " +
+                                          std::to_string(kMaxRefreshMs));
+  }
   // The values that end up in pg_hba.conf, conninfo strings and postgresql.conf are checked
   // by their grammar here too, so that POST nodes/env cannot persist one that every later
   // operation would fail on.
@@ -240,6 +305,17 @@ void AgentConfig::Validate() const {
   pg::CheckPrintable(db_passwd, "DB_PASSWD");
   if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
   for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");
+  // Certificates and keys are loaded now, so that a bad file stops the agent at startup.
+  CheckServerTls(ServerTls());
+  CheckClientTls(ClientTls());
+}
+
+HttpServerTls AgentConfig::ServerTls() const {
+  return {tls_cert_file, tls_key_file, tls_client_ca_file};
+}
+
+HttpClientTls AgentConfig::ClientTls() const {
+  return {tls_ca_file, tls_insecure_skip_verify, tls_cert_file, tls_key_file};
 }
 
 const NodeAddress& AgentConfig::Local() const {

@@ -15,6 +15,7 @@
 #include "pgha/http_client.hpp"
 #include "pgha/http_server.hpp"
 #include "remote_node.hpp"
+#include "slot_keeper.hpp"
 
 namespace pgha {
 
@@ -44,6 +45,7 @@ struct Agent::Impl {
   std::vector<std::shared_ptr<agent::RemoteNode>> peers_;
   std::shared_ptr<Cluster> cluster_;
   std::unique_ptr<HttpServer> server;
+  std::unique_ptr<agent::SlotKeeper> slot_keeper;
 };
 
 namespace agent {
@@ -55,6 +57,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r);
 void AddWalRoutes(Agent::Impl& a, Router& r);
 void AddInternalRoutes(Agent::Impl& a, Router& r);
 void AddAdminRoutes(Agent::Impl& a, Router& r);
+void AddSlotRoutes(Agent::Impl& a, Router& r);
 
 }  // namespace agent
 }  // namespace pgha

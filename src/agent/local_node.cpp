@@ -1,5 +1,9 @@
 #include "local_node.hpp"
 
+#include <algorithm>
+
+#include "fs.hpp"
+
 namespace pgha::agent {
 
 namespace {
@@ -8,13 +12,36 @@ bool IsPrimary(NodeState s) {
   return s == NodeState::kMaster || s == NodeState::kSingle;
 }
 
+// The oldest cached state GET instance/current serves, at the least.
+constexpr std::chrono::milliseconds kMinMaxAge{1000};
+
+StateCache::Options CacheOptions(const AgentConfig& config) {
+  StateCache::Options o;
+  o.interval = config.state_refresh_interval;
+  o.max_age = std::max<std::chrono::milliseconds>(kMinMaxAge, 5 * config.state_refresh_interval);
+  return o;
+}
+
+// Refreshes the cached state when a state change ends, however it ends.
+class RefreshAtExit {
+ public:
+  explicit RefreshAtExit(StateCache& cache) : cache_(cache) {}
+  ~RefreshAtExit() { cache_.RefreshQuietly(); }
+  RefreshAtExit(const RefreshAtExit&) = delete;
+  RefreshAtExit& operator=(const RefreshAtExit&) = delete;
+
+ private:
+  StateCache& cache_;
+};
+
 }  // namespace
 
 LocalNode::LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client)
     : config_(config),
       address_(config.Local()),
       client_(std::move(client)),
-      instance_(MakeInstanceOptions()) {}
+      instance_(MakeInstanceOptions()),
+      state_cache_([this] { return instance_.State(); }, CacheOptions(config)) {}
 
 InstanceOptions LocalNode::MakeInstanceOptions() const {
   InstanceOptions o;
@@ -29,14 +56,27 @@ InstanceOptions LocalNode::MakeInstanceOptions() const {
 }
 
 NodeState LocalNode::State() {
-  return instance_.State();
+  return state_cache_.Refresh();
+}
+
+NodeState LocalNode::CachedState() {
+  return state_cache_.Cached();
+}
+
+void LocalNode::StartObserver() {
+  state_cache_.RefreshQuietly();  // the first requests find a state
+  state_cache_.StartObserver();
+}
+
+void LocalNode::StopObserver() noexcept {
+  state_cache_.StopObserver();
 }
 
 NodeFacts LocalNode::Facts() {
   std::lock_guard<std::mutex> lock(mutex_);
   LsnFacts lf = instance_.ReadLsnFacts();
   NodeFacts f;
-  f.state = instance_.State();
+  f.state = state_cache_.Refresh();
   f.timeline = lf.timeline;
   f.checkpoint = lf.checkpoint;
   f.redo = lf.redo;
@@ -46,11 +86,13 @@ NodeFacts LocalNode::Facts() {
 
 void LocalNode::Stop(StopMode mode) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   instance_.Stop(mode);
 }
 
 void LocalNode::StartMaster() {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     if (instance_.InRecovery()) {
       throw Error(ErrorCode::kWrongState, address_.name + " runs as a standby. HINT: promote it");
@@ -58,35 +100,56 @@ void LocalNode::StartMaster() {
     return;
   }
   instance_.RemoveStandbyConfig();
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
 }
 
 void LocalNode::StartSlave(const NodeAddress& upstream) {
+  // Asked before the lock: the upstream's agent answers without taking its node's lock.
+  bool through_slot = ensure_standby_slot_ && ensure_standby_slot_(upstream);
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     if (IsPrimary(instance_.State())) {
       throw Error(ErrorCode::kWrongState, address_.name + " runs as a master: stop it first");
     }
     instance_.Stop(StopMode::kFast);
   }
+  instance_.WriteStandbyConfig(
+      StandbyConfigFor(upstream, through_slot ? StandbySlotName(address_.name) : ""));
+  PrepareStart();
+  instance_.Start();
+}
+
+void LocalNode::StartCurrent() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
+  if (instance_.IsRunning()) return;
+  PrepareStart();
+  instance_.Start();
+  CheckStarted();
+}
+
+void LocalNode::Promote() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
+  // Normally already in place since the standby started; rewritten (and reloaded) only when
+  // the configuration changed since, and checked in synchronous mode.
+  instance_.SetSynchronousStandbys(SyncStandbys());
+  instance_.Promote();
+}
+
+StandbyConfig LocalNode::StandbyConfigFor(const NodeAddress& upstream,
+                                          const std::string& slot) const {
   StandbyConfig sc;
   sc.primary_host = upstream.pg_host;
   sc.primary_port = upstream.pg_port;
   sc.user = config_.replicate_user;
   sc.application_name = address_.name;
   sc.apply_delay = config_.apply_delay;
-  instance_.WriteStandbyConfig(sc);
-  instance_.Start();
-}
-
-void LocalNode::StartCurrent() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!instance_.IsRunning()) instance_.Start();
-}
-
-void LocalNode::Promote() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  instance_.Promote();
+  sc.slot_name = slot;
+  return sc;
 }
 
 WalCatalog& LocalNode::catalog() {
@@ -136,6 +199,7 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
 
 void LocalNode::Rewind(const NodeAddress& source) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   RewindSource rs;
   rs.host = source.pg_host;
   rs.port = source.pg_port;
@@ -156,6 +220,7 @@ void LocalNode::Unlock(const std::string& holder) {
 
 void LocalNode::Init(const std::string& database) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   InitOptions io;
   io.subnet = config_.subnet;
   io.mask = config_.mask;
@@ -166,11 +231,37 @@ void LocalNode::Init(const std::string& database) {
   io.wal_segment_size_mb = config_.wal_segment_size_mb;
   catalog_.reset();
   instance_.Init(io);
+  PrepareStart();
   instance_.Start();
+  CheckStarted();
+}
+
+SynchronousStandbys LocalNode::SyncStandbys() const {
+  SynchronousStandbys s;
+  if (config_.synchronous_mode) {
+    for (const NodeAddress& peer : config_.Peers()) s.names.push_back(peer.name);
+  }
+  return s;
+}
+
+void LocalNode::PrepareStart() {
+  instance_.SetSynchronousStandbys(SyncStandbys());
+}
+
+void LocalNode::CheckStarted() {
+  SynchronousStandbys s = SyncStandbys();
+  if (!s.names.empty()) instance_.SetSynchronousStandbys(s);
+}
+
+void LocalNode::ApplySynchronousMode() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!fs::Exists(config_.pgdata + "/postgresql.conf")) return;
+  instance_.SetSynchronousStandbys(SyncStandbys());
 }
 
 void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     throw Error(ErrorCode::kWrongState,
                 address_.name + " is running: stop it before pg/sync replaces its data");
@@ -184,6 +275,68 @@ void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/)
   so.replace = true;
   catalog_.reset();
   instance_.Sync(so);
+}
+
+std::vector<LogicalSlot> LocalNode::LogicalSlots() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ReadLogicalSlots(instance_);
+}
+
+SlotSyncReport LocalNode::TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  SlotSyncReport r = instance_.IsRunning() ? AdvanceLogicalSlots(instance_, master_slots)
+                                           : InstallLogicalSlots(instance_, master_slots);
+  r.node = address_.name;
+  for (SlotCopyStatus& st : r.slots) st.node = address_.name;
+  return r;
+}
+
+MasterSlots LocalNode::MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
+                                      bool ensure_physical_slot) {
+  std::vector<std::string> nodes;
+  for (const NodeAddress& n : config_.nodes) nodes.push_back(n.name);
+  return ReadMasterSlots(instance_, standby, changes, ensure_physical_slot, nodes);
+}
+
+std::optional<SlotSyncReport> LocalNode::SyncSlotsFrom(const NodeAddress& master,
+                                                       const MasterSlotsSource& source, bool apply,
+                                                       bool allow_restart) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!instance_.IsRunning() || instance_.State() != NodeState::kSlave) return std::nullopt;
+  std::string slot = StandbySlotName(address_.name);
+  if (apply && ensure_standby_slot_) {
+    auto rows = instance_.Query("SELECT current_setting('primary_slot_name')");
+    if ((rows.empty() || rows.front().front().value_or("") != slot) &&
+        ensure_standby_slot_(master)) {
+      // Started without the slot (its upstream's agent did not answer then): the feedback
+      // that keeps catalog rows for slot copies needs it. The reload switches the receiver.
+      RefreshAtExit refresh(state_cache_);
+      instance_.WriteStandbyConfig(StandbyConfigFor(master, slot));
+    }
+  }
+  SlotSyncOptions o;
+  o.node = address_.name;
+  o.apply = apply;
+  o.allow_restart = allow_restart;
+  SlotSyncReport r = SyncLogicalSlots(instance_, source, o);
+  std::lock_guard<std::mutex> rl(report_mutex_);
+  last_report_ = std::make_pair(r, std::chrono::steady_clock::now());
+  return r;
+}
+
+void LocalNode::RestartStandby() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  RefreshAtExit refresh(state_cache_);
+  if (!instance_.IsRunning() || !instance_.InRecovery()) return;
+  instance_.Stop(StopMode::kFast);
+  PrepareStart();
+  instance_.Start();
+}
+
+std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>>
+LocalNode::LastSlotReport() {
+  std::lock_guard<std::mutex> rl(report_mutex_);
+  return last_report_;
 }
 
 }  // namespace pgha::agent

@@ -2,8 +2,11 @@
 #ifndef PGHA_AGENT_LOCAL_NODE_HPP
 #define PGHA_AGENT_LOCAL_NODE_HPP
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "lease_table.hpp"
@@ -11,18 +14,34 @@
 #include "pgha/cluster.hpp"
 #include "pgha/http_client.hpp"
 #include "pgha/instance.hpp"
+#include "pgha/logical_slots.hpp"
 #include "pgha/wal_catalog.hpp"
+#include "state_cache.hpp"
 
 namespace pgha::agent {
 
 /// The local node. Thread-safe: PostgreSQL state changes are serialised by a mutex, and the
 /// cluster's lease (LeaseTable) keeps operations from interleaving.
+///
+/// Its state is also kept in a cache (StateCache) that a background observer refreshes every
+/// AgentConfig::state_refresh_interval, for GET instance/current. Every state change made here
+/// refreshes it before returning, and so does every fresh observation (State()), so a caller
+/// never reads an older state than the last one an operation saw.
 class LocalNode : public NodeControl {
  public:
   LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client);
 
   const NodeAddress& address() const override { return address_; }
+  /// Observes PostgreSQL now (what operations decide on), and refreshes the cache with it.
   NodeState State() override;
+  /// The cached state, without asking PostgreSQL: at most the refresh interval plus one
+  /// observation old while the observer runs. A state older than max(1 s, 5 intervals) is
+  /// never served: Error(kTimeout) then, or the error of the last observation when it failed.
+  NodeState CachedState();
+  /// Starts the background observer after one observation (Agent::Start) / stops it. Both
+  /// idempotent.
+  void StartObserver();
+  void StopObserver() noexcept;
   NodeFacts Facts() override;
   void Stop(StopMode mode) override;
   void StartMaster() override;
@@ -36,6 +55,27 @@ class LocalNode : public NodeControl {
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
   void Unlock(const std::string& holder) override;
+  std::vector<LogicalSlot> LogicalSlots() override;
+  SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
+
+  /// Asks `upstream`'s agent to keep a physical slot for this node; true when it does (set by
+  /// the agent; StartSlave then streams through the slot).
+  using EnsureStandbySlot = std::function<bool(const NodeAddress& upstream)>;
+  void set_ensure_standby_slot(EnsureStandbySlot fn) { ensure_standby_slot_ = std::move(fn); }
+  /// The master's side of a standby's slot sync round (ReadMasterSlots). Does not take the
+  /// node's mutex: it only reads and changes slots.
+  MasterSlots MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
+                             bool ensure_physical_slot);
+  /// One slot sync round when this node is a running standby of `master` (nullopt
+  /// otherwise); it streams through its physical slot afterwards. New copies are loaded only
+  /// when `allow_restart`; the report is remembered for LastSlotReport.
+  std::optional<SlotSyncReport> SyncSlotsFrom(const NodeAddress& master,
+                                              const MasterSlotsSource& source, bool apply,
+                                              bool allow_restart);
+  /// Restarts this standby (to load new slot copies) unless it is not one any more.
+  void RestartStandby();
+  /// The last SyncSlotsFrom report and its age.
+  std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>> LastSlotReport();
 
   Instance& instance() { return instance_; }
   LeaseTable& leases() { return leases_; }
@@ -47,9 +87,22 @@ class LocalNode : public NodeControl {
   void Init(const std::string& database);
   /// pg/sync: a fresh copy of `source` (pg_basebackup), configured as its standby; stopped.
   void Sync(const NodeAddress& source, const std::string& database);
+  /// The synchronous_standby_names this node gets: the other nodes when synchronous_mode is
+  /// on, nobody when it is off. Every start and promotion writes it first, so the node that
+  /// becomes master names its slaves from its first moment as master.
+  SynchronousStandbys SyncStandbys() const;
+  /// Applies synchronous_mode and the node list to the local data directory now (POST
+  /// nodes/env): pgha.conf rewritten, a running server reloaded. Nothing before pg/init.
+  void ApplySynchronousMode();
 
  private:
   InstanceOptions MakeInstanceOptions() const;
+  StandbyConfig StandbyConfigFor(const NodeAddress& upstream, const std::string& slot) const;
+  /// Before a start: synchronous_standby_names written for the next start.
+  void PrepareStart();
+  /// After a start that may leave a primary: in synchronous mode, the setting in effect is
+  /// checked to be pgha's.
+  void CheckStarted();
 
   const AgentConfig& config_;
   NodeAddress address_;
@@ -58,6 +111,10 @@ class LocalNode : public NodeControl {
   LeaseTable leases_;
   std::mutex mutex_;
   std::unique_ptr<WalCatalog> catalog_;
+  EnsureStandbySlot ensure_standby_slot_;
+  std::mutex report_mutex_;
+  std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>> last_report_;
+  StateCache state_cache_;  // last: its observer thread stops before the rest goes
 };
 
 }  // namespace pgha::agent

@@ -15,7 +15,8 @@ constexpr const char* kUsage =
     "usage: pgha-agent [--config FILE]\n"
     "  Serves /api/pg/v1 for this node. Configuration: FILE (JSON, default $PGHA_CONFIG),\n"
     "  then the seed's environment variables (LOCAL_NODE, REMOTE_NODE, LISTENING_PORT, PGDATA,\n"
-    "  ...) and PGHA_API_TOKEN or PGHA_API_TOKEN_FILE. See docs/agent.md.\n";
+    "  ...), PGHA_API_TOKEN or PGHA_API_TOKEN_FILE, and for HTTPS PGHA_TLS_CERT_FILE,\n"
+    "  PGHA_TLS_KEY_FILE, PGHA_TLS_CA_FILE. See docs/agent.md.\n";
 
 int WaitForSignal() {
   sigset_t set;
@@ -60,10 +61,13 @@ int main(int argc, char** argv) {
   try {
     pgha::AgentConfig config =
         pgha::AgentConfig::Load(config_file, pgha::AgentConfig::ProcessEnvironment());
+    // PostgreSQL and the programs the agent runs inherit its environment: not the token.
+    ::unsetenv("PGHA_API_TOKEN");
     pgha::Agent agent(config);
     agent.Start();
     std::cerr << "pgha-agent " << pgha::kVersion << ": " << config.local_node << " listening on "
-              << config.listen_address << ":" << agent.port() << "\n";
+              << (config.ServerTls().enabled() ? "https://" : "http://") << config.listen_address
+              << ":" << agent.port() << "\n";
     int sig = WaitForSignal();
     std::cerr << "pgha-agent: " << strsignal(sig) << ", stopping\n";
     agent.Stop();

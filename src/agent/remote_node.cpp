@@ -4,6 +4,7 @@
 
 #include "node_json.hpp"
 #include "pgha/node_state.hpp"
+#include "slot_json.hpp"
 
 namespace pgha::agent {
 
@@ -44,7 +45,8 @@ std::string RemoteNode::Call(HttpMethod method, const std::string& path, const s
 }
 
 NodeState RemoteNode::State() {
-  json j = ParseBody(Call(HttpMethod::kGet, "instance/current"), "instance/current");
+  // internal/state observes afresh; instance/current may be the observer's cached state.
+  json j = ParseBody(Call(HttpMethod::kGet, "internal/state"), "internal/state");
   if (!j.contains(address_.name) || !j[address_.name].is_string()) {
     throw Error(ErrorCode::kPeerUnreachable,
                 address_.agent_url + " answered for another node: " + j.dump());
@@ -118,6 +120,34 @@ void RemoteNode::Unlock(const std::string& holder) {
   Call(HttpMethod::kDelete, "internal/lease?holder=" + PercentEncode(holder));
   std::lock_guard<std::mutex> lock(holder_mutex_);
   if (holder_ == holder) holder_.clear();
+}
+
+std::vector<LogicalSlot> RemoteNode::LogicalSlots() {
+  json j = ParseBody(Call(HttpMethod::kGet, "internal/slots"), "internal/slots");
+  return LogicalSlotsFromJson(j.value("slots", json::array()));
+}
+
+SlotSyncReport RemoteNode::TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+  json body = {{"slots", ToJson(master_slots)}};
+  return SlotSyncReportFromJson(ParseBody(
+      Call(HttpMethod::kPost, "internal/slots/take", body.dump()), "internal/slots/take"));
+}
+
+MasterSlots RemoteNode::MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
+                                       bool ensure_physical_slot) {
+  json body = ToJson(changes);
+  body["standby"] = standby;
+  body["ensure_physical_slot"] = ensure_physical_slot;
+  return MasterSlotsFromJson(ParseBody(
+      Call(HttpMethod::kPost, "internal/slots/master", body.dump()), "internal/slots/master"));
+}
+
+std::optional<SlotSyncReport> RemoteNode::SlotStatus(const std::string& master) {
+  json j =
+      ParseBody(Call(HttpMethod::kGet, "internal/slots/status?master=" + PercentEncode(master)),
+                "internal/slots/status");
+  if (j.is_null() || !j.contains("node")) return std::nullopt;
+  return SlotSyncReportFromJson(j);
 }
 
 }  // namespace pgha::agent

@@ -8,6 +8,7 @@
 
 #include "pgha/cluster.hpp"
 #include "pgha/http_client.hpp"
+#include "pgha/logical_slots.hpp"
 
 namespace pgha::agent {
 
@@ -33,6 +34,15 @@ class RemoteNode : public NodeControl {
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
   void Unlock(const std::string& holder) override;
+  std::vector<LogicalSlot> LogicalSlots() override;
+  SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
+
+  /// The peer as master, for a round of `standby`'s slot sync (LocalNode::MasterSlotsFor).
+  MasterSlots MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
+                             bool ensure_physical_slot);
+  /// The peer's slot copies as a standby of `master` (evaluated now, or its last round's
+  /// when the master cannot be asked); nullopt when the peer is not a standby.
+  std::optional<SlotSyncReport> SlotStatus(const std::string& master);
 
  private:
   std::string Url(const std::string& path) const;

@@ -39,6 +39,13 @@ json EnvJson(const AgentConfig& c) {
           {"remote_nodes", remotes}};
 }
 
+// TLS settings take effect at start only (the server and client are built then).
+bool SameTls(const AgentConfig& x, const AgentConfig& y) {
+  return x.tls_cert_file == y.tls_cert_file && x.tls_key_file == y.tls_key_file &&
+         x.tls_ca_file == y.tls_ca_file && x.tls_client_ca_file == y.tls_client_ca_file &&
+         x.tls_insecure_skip_verify == y.tls_insecure_skip_verify;
+}
+
 // The running master among the peers, to copy from.
 NodeAddress SyncSource(Agent::Impl& a) {
   for (const auto& peer : a.peers()) {
@@ -71,10 +78,17 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
             throw Error(ErrorCode::kBadInput,
                         "local_node and pgdata cannot change while the agent runs");
           }
+          if (!SameTls(next, a.config)) {
+            throw Error(ErrorCode::kBadInput,
+                        "the tls_* settings cannot change while the agent runs. HINT: edit the "
+                        "configuration file and restart the agent");
+          }
           next.Save();
           a.config = next;
         }
         a.Rebuild();
+        // synchronous_mode and the node list decide synchronous_standby_names.
+        a.local->ApplySynchronousMode();
         std::lock_guard<std::mutex> lock(a.config_mutex);
         return Json(EnvJson(a.config));
       },

@@ -1,6 +1,7 @@
 // The seed's instance, node and lsn routes.
 #include "agent_impl.hpp"
 #include "node_json.hpp"
+#include "slot_json.hpp"
 
 namespace pgha::agent {
 
@@ -17,8 +18,15 @@ Sequence ParseSequence(const std::string& text) {
               "unknown sequence \"" + text + "\": masterSlave or slaveMaster");
 }
 
+// The seed's state map; when the operation carried logical slots, their outcome as "slots".
 HttpResponse States(const OperationResult& r) {
-  return Json(StatesJson(r));
+  json j = StatesJson(r);
+  if (!r.slots.empty()) {
+    json slots = json::array();
+    for (const SlotCopyStatus& s : r.slots) slots.push_back(ToJson(s));
+    j["slots"] = slots;
+  }
+  return Json(j);
 }
 
 OperationResult Post(Agent::Impl& a, const HttpRequest& req, const std::string& scope) {
@@ -57,11 +65,15 @@ json LsnFactsJson(Instance& instance) {
 }  // namespace
 
 void AddInstanceRoutes(Agent::Impl& a, Router& r) {
+  // instance/current answers from the state the background observer keeps (docs/agent.md,
+  // "How fresh is GET instance/current"): never a query, so it runs on an io thread.
+  r.Add(HttpMethod::kGet, "/api/pg/v1/instance/current", [&a](const HttpRequest&) {
+    return Json({{a.local->address().name, std::string(NodeStateName(a.local->CachedState()))}});
+  });
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/instance/:scope",
       [&a](const HttpRequest& req) {
         const std::string& scope = req.Param("scope");
-        if (scope == "current") return States(a.cluster()->LocalState());
         if (scope == "all") return States(a.cluster()->AllStates());
         throw Error(ErrorCode::kNotFound,
                     "GET instance/" + scope + ": scope must be current or all");

@@ -25,6 +25,13 @@ HttpResponse Done() {
 }  // namespace
 
 void AddInternalRoutes(Agent::Impl& a, Router& r) {
+  // A fresh observation, for the operations of a coordinating agent (never the cache).
+  r.Add(
+      HttpMethod::kGet, "/api/pg/v1/internal/state",
+      [&a](const HttpRequest&) {
+        return Json({{a.local->address().name, std::string(NodeStateName(a.local->State()))}});
+      },
+      kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/internal/facts",
       [&a](const HttpRequest&) { return Json(ToJson(a.local->Facts())); }, kBlocking);

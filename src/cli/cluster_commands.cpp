@@ -34,6 +34,12 @@ Parsed Parse(const std::vector<std::string>& args) {
       p.target.url = value();
     else if (args[i] == "--token")
       p.target.token = value();
+    else if (args[i] == "--ca")
+      p.target.ca_file = value();
+    else if (args[i] == "--cert")
+      p.target.cert_file = value();
+    else if (args[i] == "--key")
+      p.target.key_file = value();
     else if (args[i] == "--node")
       p.node = value();
     else if (args[i] == "--order")
@@ -56,6 +62,7 @@ std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
   if (!p->target.dir.empty()) {
     json c = ReadClusterFile(p->target.dir);
     if (p->target.token.empty()) p->target.token = c.value("api_token", "");
+    if (p->target.ca_file.empty()) p->target.ca_file = c.value("tls_ca_file", "");
     for (const json& n : c["nodes"]) agents.emplace_back(n["name"], n["agent_url"]);
   } else if (!p->target.url.empty()) {
     agents.emplace_back("", p->target.url);
@@ -64,6 +71,9 @@ std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
   }
   if (p->target.token.empty()) {
     if (const char* t = std::getenv("PGHA_API_TOKEN")) p->target.token = t;
+  }
+  if (p->target.ca_file.empty()) {
+    if (const char* ca = std::getenv("PGHA_TLS_CA_FILE")) p->target.ca_file = ca;
   }
   if (!p->node.empty()) {
     for (std::size_t i = 0; i < agents.size(); ++i) {
@@ -74,18 +84,48 @@ std::vector<std::pair<std::string, std::string>> Agents(Parsed* p) {
   return agents;
 }
 
+HttpClient MakeClient(const ClusterTarget& target, std::chrono::seconds timeout) {
+  HttpClientOptions o;
+  o.bearer_token = target.token;
+  o.timeout = timeout;
+  o.tls.ca_file = target.ca_file;
+  o.tls.cert_file = target.cert_file;
+  o.tls.key_file = target.key_file;
+  return HttpClient(o);
+}
+
 json Fetch(const HttpClient& c, HttpMethod m, const std::string& url) {
   HttpResponse r = c.Send(m, url);
   ThrowIfHttpError(r, url);
   return json::parse(r.body, nullptr, false);
 }
 
+// The master's logical slots and, per standby, whether failing over to it keeps them.
+void ListSlots(const HttpClient& c, const std::string& api, std::ostream& out) {
+  json view = Fetch(c, HttpMethod::kGet, api + "slots");
+  if (!view.is_object() || view.value("slots", json::array()).empty()) return;
+  char line[512];
+  std::snprintf(line, sizeof line, "\n%-20s %-16s %-14s %-12s %-6s %s\n", "Logical slot", "Plugin",
+                "Confirmed", "Copy on", "Safe", "Why not");
+  out << line;
+  for (const json& s : view["slots"]) {
+    std::string slot = s.value("slot", "?");
+    json copies = s.value("copies", json::array());
+    if (copies.empty())
+      copies.push_back({{"node", "-"}, {"safe", false}, {"reason", "no standby"}});
+    for (const json& copy : copies) {
+      std::snprintf(line, sizeof line, "%-20s %-16s %-14s %-12s %-6s %s\n", slot.c_str(),
+                    s.value("plugin", "-").c_str(), s.value("confirmed_flush", "-").c_str(),
+                    copy.value("node", "-").c_str(), copy.value("safe", false) ? "yes" : "no",
+                    copy.value("reason", "").c_str());
+      out << line;
+    }
+  }
+}
+
 int List(Parsed p, std::ostream& out) {
   auto agents = Agents(&p);
-  HttpClientOptions o;
-  o.bearer_token = p.target.token;
-  o.timeout = std::chrono::seconds(10);
-  HttpClient c(o);
+  const HttpClient c = MakeClient(p.target, std::chrono::seconds(10));
   std::string api = agents[0].second + "/api/pg/v1/";
   json states = Fetch(c, HttpMethod::kGet, api + "instance/all");
   json lsns = Fetch(c, HttpMethod::kGet, api + "lsn/all");
@@ -100,15 +140,13 @@ int List(Parsed p, std::ostream& out) {
                   l.value("lastLsn", "-").c_str(), l.value("walFile", "-").c_str());
     out << line;
   }
+  ListSlots(c, api, out);
   return 0;
 }
 
 int Operation(Parsed p, const std::string& path, std::ostream& out) {
   auto agents = Agents(&p);
-  HttpClientOptions o;
-  o.bearer_token = p.target.token;
-  o.timeout = std::chrono::seconds(300);
-  HttpClient c(o);
+  const HttpClient c = MakeClient(p.target, std::chrono::seconds(300));
   std::string url = agents[0].second + "/api/pg/v1/" + path + (p.force ? "?force=true" : "");
   out << Fetch(c, HttpMethod::kPost, url).dump() << "\n";
   return 0;

@@ -8,11 +8,15 @@
 
 namespace pgha::cli {
 
-/// Where the cluster is: a `pghactl local` directory, or an agent URL and a token.
+/// Where the cluster is: a `pghactl local` directory, or an agent URL and a token; for
+/// https, the CA to trust (and a client certificate when the agents ask for one).
 struct ClusterTarget {
   std::string dir;
   std::string url;
   std::string token;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
 };
 
 /// Runs `pghactl list|switchover|failover ARGS...`; returns the exit code.

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "pgha/http_client.hpp"
 #include "pgha/instance.hpp"
 #include "process.hpp"
+#include "tls_certificates.hpp"
 
 namespace pgha::cli {
 
@@ -108,11 +110,38 @@ std::string InstallAgentBinary(const std::string& dir) {
   return dst;
 }
 
-HttpClient MakeClient(const std::string& token) {
+HttpClient MakeClient(const std::string& token, const std::string& ca_file) {
   HttpClientOptions o;
   o.bearer_token = token;
   o.timeout = std::chrono::seconds(180);
+  o.tls.ca_file = ca_file;
   return HttpClient(o);
+}
+
+// Writes DIR/ca.crt, made for this cluster; returns its certificate and key (the key stays
+// in memory: nothing can sign more certificates for this cluster once `local up` ends).
+net::PemCertificate MakeClusterCa(const std::string& dir) {
+  net::CertificateSpec spec;
+  spec.common_name = "pgha local cluster CA (" + dir + ")";
+  spec.ca = true;
+  net::PemCertificate ca = net::MakeCertificate(spec);
+  fs::WriteFileAtomic(dir + "/ca.crt", ca.certificate, 0644);
+  return ca;
+}
+
+// The agent's certificate for loopback, in its node directory (owned by the account the
+// agent runs as; the key readable by that account only).
+void MakeAgentCertificate(const net::PemCertificate& ca, const std::string& node_dir,
+                          AgentConfig& c) {
+  net::CertificateSpec spec;
+  spec.common_name = c.local_node;
+  spec.dns_names = {"localhost"};
+  spec.ip_addresses = {"127.0.0.1"};
+  const net::PemCertificate cert = net::MakeCertificate(spec, &ca);
+  c.tls_cert_file = node_dir + "/agent.crt";
+  c.tls_key_file = node_dir + "/agent.key";
+  fs::WriteFileAtomic(c.tls_cert_file, cert.certificate, 0644);
+  fs::WriteFileAtomic(c.tls_key_file, cert.private_key, 0600);
 }
 
 json Call(const HttpClient& c, HttpMethod m, const std::string& url, std::ostream& log) {
@@ -187,12 +216,17 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
   std::string token_file = o.dir + "/token";
   fs::WriteFileAtomic(token_file, token + "\n", 0600);
 
+  std::optional<net::PemCertificate> ca;
+  if (o.tls) ca = MakeClusterCa(o.dir);
+  const std::string ca_file = o.tls ? o.dir + "/ca.crt" : "";
+  const std::string scheme = o.tls ? "https" : "http";
   AgentConfig shared;
+  shared.tls_ca_file = ca_file;
   for (int i = 0; i < o.nodes; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "pg-node%02d", i + 1);
-    shared.nodes.push_back(
-        {name, "http://127.0.0.1:" + std::to_string(base + i), "127.0.0.1", base + o.nodes + i});
+    shared.nodes.push_back({name, scheme + "://127.0.0.1:" + std::to_string(base + i), "127.0.0.1",
+                            base + o.nodes + i});
   }
   json nodes = json::array();
   for (const NodeAddress& n : shared.nodes) {
@@ -204,8 +238,10 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
     c.pgdata = node_dir + "/data";
     c.bindir = o.bindir;
     c.database = o.database;
+    c.synchronous_mode = o.synchronous;
     c.config_file = node_dir + "/agent.json";
     c.api_token = token;
+    if (ca) MakeAgentCertificate(*ca, node_dir, c);
     c.Save();
     nodes.push_back({{"name", n.name},
                      {"agent_url", n.agent_url},
@@ -216,11 +252,12 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
   }
   json cluster = {
       {"dir", o.dir}, {"api_token", token}, {"token_file", token_file}, {"nodes", nodes}};
+  if (o.tls) cluster["tls_ca_file"] = ca_file;
   fs::WriteFileAtomic(o.dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
   try {
     cluster["nodes"] = StartAgents(o, token_file, nodes, log);
     fs::WriteFileAtomic(o.dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
-    HttpClient c = MakeClient(token);
+    HttpClient c = MakeClient(token, ca_file);
     for (const json& n : cluster["nodes"]) {
       WaitHealthy(c, n, n["agent_pid"].get<pid_t>(), n["agent_log"].get<std::string>());
     }
@@ -246,7 +283,7 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
 
 void LocalDown(const std::string& dir, std::ostream& log) {
   json cluster = ReadClusterFile(dir);
-  HttpClient c = MakeClient(cluster.value("api_token", ""));
+  HttpClient c = MakeClient(cluster.value("api_token", ""), cluster.value("tls_ca_file", ""));
   for (const json& n : cluster["nodes"]) {  // stop PostgreSQL in order through one agent
     try {
       Call(c, HttpMethod::kDelete, n["agent_url"].get<std::string>() + "/api/pg/v1/instance/all",

@@ -16,6 +16,10 @@ struct LocalUpOptions {
   int port_base = 0;  ///< first port (agents, then PostgreSQL servers); 0 = find free ones
   std::string database = "datasync";
   std::string bindir;  ///< PostgreSQL binaries ("" = pg_config's / Debian's 15)
+  /// HTTPS between everyone: a CA made for this cluster (DIR/ca.crt; its key is not kept)
+  /// signs a certificate per agent for 127.0.0.1 and localhost (DIR/NODE/agent.crt, .key).
+  bool tls = false;
+  bool synchronous = false;  ///< every agent with synchronous_mode on
 };
 
 /// Brings the cluster up and returns the content of DIR/cluster.json. Progress goes to `log`.

@@ -17,13 +17,17 @@ namespace {
 constexpr const char* kUsage =
     "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
     "                               segment or pg_controldata output as JSON ('-': stdin)\n"
-    "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR]\n"
+    "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--tls]\n"
+    "                        [--synchronous]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
-    "                               each, set up through the agents; writes DIR/cluster.json\n"
+    "                               each, set up through the agents; writes DIR/cluster.json;\n"
+    "                               --tls: HTTPS with a CA made for it (DIR/ca.crt)\n"
     "       pghactl local down DIR  stop everything `local up` started\n"
     "       pghactl list DIR | --url URL [--token T]\n"
     "       pghactl switchover DIR [--order masterSlave|slaveMaster]\n"
     "       pghactl failover DIR --node SLAVE [--method promote|restart] [--force]\n"
+    "         list/switchover/failover over https: --ca FILE (default: DIR's CA, else\n"
+    "         $PGHA_TLS_CA_FILE, else the system's), --cert FILE --key FILE (mutual TLS)\n"
     "       pghactl --version\n";
 
 std::vector<std::uint8_t> ReadAll(const std::string& path) {
@@ -56,6 +60,14 @@ int Local(const std::vector<std::string>& args) {
   pgha::cli::LocalUpOptions o;
   o.dir = args[1];
   for (std::size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--tls") {
+      o.tls = true;
+      continue;
+    }
+    if (args[i] == "--synchronous") {
+      o.synchronous = true;
+      continue;
+    }
     if (i + 1 >= args.size())
       throw pgha::Error(pgha::ErrorCode::kBadInput, args[i] + " needs a value");
     if (args[i] == "--nodes")

@@ -1,5 +1,7 @@
 #include "pgha/cluster.hpp"
 
+#include <algorithm>
+
 #include "cluster_run.hpp"
 
 namespace pgha {
@@ -46,9 +48,7 @@ OperationResult Cluster::StartCurrent(const OperationOptions& options) {
     run.Step(self, "start as master", [&] { self.StartMaster(); });
   } else {
     run.StartSlaveOf(self, *masters.front());
-    run.WaitForState(self, NodeState::kSlave);
-    // Its sender finishes catching up a moment after the receiver says streaming.
-    run.WaitForState(*masters.front(), NodeState::kMaster);
+    run.WaitForSlaveOf(self, *masters.front());
   }
   return run.Finish();
 }
@@ -83,9 +83,7 @@ OperationResult Cluster::StartSlave(const OperationOptions& options) {
   if (state == NodeState::kSlave) return run.Finish();
   if (state == NodeState::kRecovery) run.Step(self, "stop", [&] { self.Stop(StopMode::kFast); });
   run.StartSlaveOf(self, master);
-  run.WaitForState(self, NodeState::kSlave);
-  // The master's walsender leaves "catchup" a moment after the receiver says streaming.
-  run.WaitForState(master, NodeState::kMaster);
+  run.WaitForSlaveOf(self, master);
   return run.Finish();
 }
 
@@ -119,7 +117,7 @@ OperationResult Cluster::StartAll(Sequence order, const OperationOptions& option
     start_master();
   }
   for (auto& peer : peers_) {
-    if (run.TryState(*peer)) run.WaitForState(*peer, NodeState::kSlave);
+    if (run.TryState(*peer)) run.WaitForSlaveOf(*peer, self);
   }
   run.WaitForState(self, NodeState::kMaster);
   return run.Finish();
@@ -187,15 +185,58 @@ OperationResult Cluster::Failover(FailoverMethod method, const OperationOptions&
                                           " is running. HINT: use switchover, or stop it first");
   }
   NodeFacts before = run.Step(self, "read WAL position", [&] { return self.Facts(); });
-  run.Step(self, "stop", [&] { self.Stop(StopMode::kFast); });
-  // The old master's WAL that never reached this node, when its agent still answers.
+  // A stopped old master's WAL that never reached this node is copied first (when its agent
+  // still answers), which needs this node stopped; a running standby that received more than
+  // this node should take over instead, or its WAL would be lost.
+  std::vector<std::pair<NodeControl*, NodeFacts>> stopped;
+  bool copy_first = false;
   for (auto& peer : peers_) {
-    if (run.TryState(*peer) == NodeState::kInactive) run.PullMissingWal(self, *peer);
+    auto s = run.TryState(*peer);
+    if (!s || (*s != NodeState::kInactive && !InRecovery(*s))) continue;
+    NodeFacts theirs = run.Step(*peer, "read WAL position", [&] { return peer->Facts(); });
+    if (*s == NodeState::kInactive) {
+      stopped.emplace_back(peer.get(), theirs);
+      copy_first |= !Run::HasAllWalOf(before, theirs);
+    } else if (theirs.timeline == before.timeline && theirs.end_of_wal > before.end_of_wal) {
+      throw Error(ErrorCode::kConflict,
+                  peer->address().name + " received more WAL (" + theirs.end_of_wal.ToString() +
+                      ") than " + self.address().name + " (" + before.end_of_wal.ToString() +
+                      "). HINT: fail over to " + peer->address().name + " instead");
+    }
   }
+  // The old master, whose logical slots this node takes: of the stopped peers, the one that
+  // wrote the most WAL. A running standby can only advance the copies it has: when the old
+  // master has a slot this node has no copy of, it is stopped to write the copy's files.
+  NodeControl* old_master = nullptr;
+  Lsn old_end;
+  for (auto& [peer, theirs] : stopped) {
+    if (old_master == nullptr || theirs.end_of_wal > old_end) {
+      old_master = peer;
+      old_end = theirs.end_of_wal;
+    }
+  }
+  if (!copy_first && old_master != nullptr && method == FailoverMethod::kPromote) {
+    try {
+      std::vector<LogicalSlot> have = self.LogicalSlots();
+      for (const LogicalSlot& s : old_master->LogicalSlots()) {
+        bool found = std::any_of(have.begin(), have.end(),
+                                 [&](const LogicalSlot& c) { return c.name == s.name; });
+        copy_first |= !found;
+      }
+    } catch (const Error&) {
+      // Reported by CarryLogicalSlots below.
+    }
+  }
+  if (method == FailoverMethod::kRestart || copy_first) {
+    run.Step(self, "stop", [&] { self.Stop(StopMode::kFast); });
+    for (auto& [peer, theirs] : stopped) run.PullMissingWal(self, *peer, theirs);
+  }
+  run.CarryLogicalSlots(self, old_master);
   if (method == FailoverMethod::kRestart) {
     run.Step(self, "start as master (same timeline)", [&] { self.StartMaster(); });
   } else {
-    run.Step(self, "start as standby to replay", [&] { self.StartCurrent(); });
+    // A standby that has all the WAL there is is promoted as it runs.
+    if (copy_first) run.Step(self, "start as standby to replay", [&] { self.StartCurrent(); });
     run.Step(self, "promote (new timeline)", [&] { self.Promote(); });
   }
   NodeFacts after = run.Step(self, "read WAL position", [&] { return self.Facts(); });
@@ -225,27 +266,28 @@ OperationResult Cluster::Switchover(Sequence order, const OperationOptions& opti
   if (master == nullptr || slave == nullptr) {
     throw Error(ErrorCode::kWrongState, "switchover needs a running master and a streaming slave");
   }
+  NodeFacts old_end;
   if (order == Sequence::kMasterSlave) {
     run.Step(*master, "stop", [&] { master->Stop(StopMode::kFast); });
-    NodeFacts end = run.Step(*master, "read WAL position", [&] { return master->Facts(); });
+    old_end = run.Step(*master, "read WAL position", [&] { return master->Facts(); });
     // The slave normally receives the shutdown checkpoint by streaming; what it did not get
     // is copied below.
-    run.WaitForPosition(*slave, end.timeline, end.end_of_wal);
+    run.WaitForPosition(*slave, old_end.timeline, old_end.end_of_wal);
     run.Step(*slave, "stop", [&] { slave->Stop(StopMode::kFast); });
   } else {
     run.Step(*slave, "stop", [&] { slave->Stop(StopMode::kFast); });
     run.Step(*master, "stop", [&] { master->Stop(StopMode::kFast); });
+    old_end = run.Step(*master, "read WAL position", [&] { return master->Facts(); });
   }
-  NodeFacts old_end = run.Step(*master, "read WAL position", [&] { return master->Facts(); });
   try {
-    run.PullMissingWal(*slave, *master);
-    NodeFacts have = run.Step(*slave, "read WAL position", [&] { return slave->Facts(); });
+    NodeFacts have = run.PullMissingWal(*slave, *master, old_end);
     if (have.timeline != old_end.timeline || have.end_of_wal < old_end.end_of_wal) {
       throw Error(ErrorCode::kConflict,
                   slave->address().name + " has WAL to " + have.end_of_wal.ToString() +
                       " on timeline " + std::to_string(have.timeline) + ", the master to " +
                       old_end.end_of_wal.ToString() + ": refusing to lose WAL");
     }
+    run.CarryLogicalSlots(*slave, master);
     run.Step(*slave, "start as master", [&] { slave->StartMaster(); });
   } catch (const Error&) {
     // Nothing was promoted: give the cluster its old master back.
@@ -253,8 +295,7 @@ OperationResult Cluster::Switchover(Sequence order, const OperationOptions& opti
     throw;
   }
   run.StartSlaveOf(*master, *slave);
-  run.WaitForState(*master, NodeState::kSlave);
-  run.WaitForState(*slave, NodeState::kMaster);
+  run.WaitForSlaveOf(*master, *slave);
   return run.Finish();
 }
 

@@ -147,8 +147,7 @@ void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
     if (peer == &self || TryState(*peer) != NodeState::kInactive) continue;
     NodeFacts theirs = Step(*peer, "read WAL position", [&] { return peer->Facts(); });
     if (theirs.timeline == mine.timeline && theirs.end_of_wal > mine.end_of_wal) {
-      PullMissingWal(self, *peer);
-      mine = Step(self, "read WAL position", [&] { return self.Facts(); });
+      mine = PullMissingWal(self, *peer, theirs);
     } else if (theirs.timeline > mine.timeline) {
       ValidLsnAnswer on = peer->ValidLsn(mine.timeline, mine.end_of_wal);
       if (on.code == 0) {
@@ -162,8 +161,17 @@ void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
   }
 }
 
-void Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from) {
+bool Cluster::Run::HasAllWalOf(const NodeFacts& have, const NodeFacts& theirs) {
+  return have.timeline == theirs.timeline && have.end_of_wal == theirs.end_of_wal;
+}
+
+NodeFacts Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from,
+                                       std::optional<NodeFacts> from_facts) {
   NodeFacts have = Step(to, "read WAL position", [&] { return to.Facts(); });
+  NodeFacts theirs =
+      from_facts ? *from_facts : Step(from, "read WAL position", [&] { return from.Facts(); });
+  // Listing would hash, and copying re-install, the segment both already have.
+  if (HasAllWalOf(have, theirs)) return have;
   std::vector<WalFileRef> files = Step(from, "list WAL after " + have.end_of_wal.ToString(), [&] {
     return from.WalFilesFrom(have.timeline, have.end_of_wal);
   });
@@ -171,6 +179,7 @@ void Cluster::Run::PullMissingWal(NodeControl& to, NodeControl& from) {
     Step(to, "copy " + file.name + " from " + from.address().name,
          [&] { to.PullWalFile(from.address(), file); });
   }
+  return files.empty() ? have : Step(to, "read WAL position", [&] { return to.Facts(); });
 }
 
 void Cluster::Run::WaitForState(NodeControl& node, NodeState want) {
@@ -193,6 +202,25 @@ void Cluster::Run::WaitForState(NodeControl& node, NodeState want) {
   });
 }
 
+void Cluster::Run::WaitForSlaveOf(NodeControl& slave, NodeControl& master) {
+  WaitForState(slave, NodeState::kSlave);
+  Step(slave, "wait for the timeline of " + master.address().name, [&] {
+    while (true) {
+      TimelineId want = master.Facts().timeline;
+      TimelineId have = slave.Facts().timeline;
+      if (have == want) return;
+      if (std::chrono::steady_clock::now() > deadline_) {
+        throw Error(ErrorCode::kTimeout, slave.address().name + " streams timeline " +
+                                             std::to_string(have) + ", not " +
+                                             std::to_string(want) + ", at the deadline");
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  });
+  WaitForState(slave, NodeState::kSlave);
+  WaitForState(master, NodeState::kMaster);
+}
+
 bool Cluster::Run::WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target) {
   return Step(node, "wait for WAL up to " + target.ToString(), [&] {
     while (true) {
@@ -207,10 +235,57 @@ bool Cluster::Run::WaitForPosition(NodeControl& node, TimelineId timeline, Lsn t
   });
 }
 
+void Cluster::Run::CarryLogicalSlots(NodeControl& to, NodeControl* from) {
+  if (from == nullptr) {
+    // The master cannot be asked: the copies stay as the last slot sync left them.
+    std::vector<LogicalSlot> copies;
+    try {
+      copies = to.LogicalSlots();
+    } catch (const Error&) {
+      return;
+    }
+    for (const LogicalSlot& c : copies) {
+      SlotCopyStatus st;
+      st.slot = c.name;
+      st.node = to.address().name;
+      st.installed = true;
+      st.restart_lsn = c.restart_lsn;
+      st.confirmed_flush = c.confirmed_flush;
+      st.catalog_xmin = c.catalog_xmin;
+      st.reason = "the old master could not be asked: the copy is as the last slot sync left it";
+      slots_.push_back(st);
+    }
+    return;
+  }
+  try {
+    std::vector<LogicalSlot> slots =
+        Step(*from, "read logical slots", [&] { return from->LogicalSlots(); });
+    if (slots.empty()) {
+      // Still drops copies of slots the master dropped.
+      to.TakeLogicalSlots(slots);
+      return;
+    }
+    SlotSyncReport report =
+        Step(to, "copy logical slots", [&] { return to.TakeLogicalSlots(slots); });
+    for (SlotCopyStatus& st : report.slots) {
+      st.node = to.address().name;
+      slots_.push_back(st);
+    }
+  } catch (const Error& e) {
+    for (const SlotCopyStatus& st : slots_)
+      if (st.node == to.address().name) return;
+    SlotCopyStatus st;
+    st.node = to.address().name;
+    st.reason = std::string("logical slots not carried: ") + e.what();
+    slots_.push_back(st);
+  }
+}
+
 OperationResult Cluster::Run::Finish() {
   OperationResult result;
   result.operation = operation_;
   result.steps = steps_;
+  result.slots = slots_;
   for (NodeControl* node : AllNodes()) {
     auto state = TryState(*node);
     result.states[node->address().name] =

@@ -45,11 +45,29 @@ class Cluster::Run {
   /// when a peer has a newer timeline whose history `self`'s WAL is on: that peer should be
   /// the master.
   void CatchUpBeforeMaster(NodeControl& self);
-  /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked.
-  void PullMissingWal(NodeControl& to, NodeControl& from);
+  /// Copies the WAL `to` lacks from `from` (both stopped or `from` stopped), MD5-checked;
+  /// nothing when `to` already ends where `from` does (HasAllWalOf). `from_facts`: `from`'s
+  /// facts when the caller has just read them (it is stopped: they do not change). Returns
+  /// `to`'s facts afterwards.
+  NodeFacts PullMissingWal(NodeControl& to, NodeControl& from,
+                           std::optional<NodeFacts> from_facts = std::nullopt);
+  /// True when a node at `have` holds all the WAL of one at `theirs`: the same timeline and
+  /// the same end of WAL. A node ahead on the same timeline does not count: that is WAL the
+  /// other never wrote (diverged), which the copy's extend check is there to catch.
+  static bool HasAllWalOf(const NodeFacts& have, const NodeFacts& theirs);
+  /// Before `to` becomes master: gives it `from`'s logical slots (see
+  /// NodeControl::TakeLogicalSlots), or, with no `from`, reports the copies `to` has. A
+  /// failure is recorded in the result's slots, never fails the operation: the database's
+  /// availability comes first, and the caller is told which slots did not follow.
+  void CarryLogicalSlots(NodeControl& to, NodeControl* from);
   /// Polls `node` until its state is `want`: kTimeout when the deadline passes, kWrongState
   /// at once when `node` is inactive (it stopped or crashed: it will not get there).
   void WaitForState(NodeControl& node, NodeState want);
+  /// Polls until `slave` streams from `master` on the master's timeline, and `master` sees
+  /// it streaming (its sender leaves "catchup" a moment after the receiver says streaming; a
+  /// receiver that follows a timeline switch streams the old timeline to the switch point
+  /// first, then reconnects for the new one).
+  void WaitForSlaveOf(NodeControl& slave, NodeControl& master);
   /// Polls until `node`'s end of WAL reaches `target` on `timeline`; false at the deadline,
   /// or as soon as `node` does not stream (stopped, or its upstream gone: it cannot get more).
   bool WaitForPosition(NodeControl& node, TimelineId timeline, Lsn target);
@@ -70,6 +88,7 @@ class Cluster::Run {
   std::chrono::steady_clock::time_point deadline_;
   std::vector<NodeControl*> locked_;
   std::vector<OperationStep> steps_;
+  std::vector<SlotCopyStatus> slots_;
 };
 
 template <typename Fn>

@@ -97,8 +97,25 @@ ErrorCode CodeForCurl(CURLcode rc, CURL* handle) {
       return connect_us > 0 ? ErrorCode::kTimeout : ErrorCode::kPeerUnreachable;
     }
     case CURLE_OUT_OF_MEMORY: return ErrorCode::kInternal;
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: return ErrorCode::kBadInput;  // our own TLS files
     default:  // resolve, connect, send, receive, TLS, empty reply, truncated body ...
       return ErrorCode::kPeerUnreachable;
+  }
+}
+
+// What an operator can do about a TLS failure ("" for other failures).
+std::string_view TlsHint(CURLcode rc) noexcept {
+  switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return ". HINT: the server's certificate must be signed by a CA of the TLS CA file (or "
+             "the system's) and name the URL's host (DNS name or IP address)";
+    case CURLE_SSL_CONNECT_ERROR:
+      return ". HINT: TLS handshake failed: does the server serve https, and does it want a "
+             "client certificate?";
+    case CURLE_SSL_CACERT_BADFILE: return ". HINT: the TLS CA file cannot be used";
+    case CURLE_SSL_CERTPROBLEM: return ". HINT: the TLS client certificate or key cannot be used";
+    default: return {};
   }
 }
 
@@ -139,6 +156,20 @@ void CurlHandlePool::Release(CURL* handle) noexcept {
   curl_easy_cleanup(handle);
 }
 
+void SetTlsOptions(CURL* handle, const HttpClientTls& tls) {
+  const bool verify = !tls.insecure_skip_verify;
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  curl_easy_setopt(handle, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!tls.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) {
+    curl_easy_setopt(handle, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(handle, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(handle, CURLOPT_SSLKEY, tls.key_file.c_str());
+    curl_easy_setopt(handle, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+}
+
 void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std::string& url,
                       CurlTransfer& transfer, char* error_buffer) {
   error_buffer[0] = '\0';
@@ -150,9 +181,7 @@ void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std:
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
-  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
-  if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
+  SetTlsOptions(handle, options.tls);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
@@ -210,7 +239,8 @@ void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, cons
     throw Error(ErrorCode::kIo,
                 what + "cannot write the downloaded file: " + std::strerror(transfer.write_errno));
   }
-  const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  detail += TlsHint(rc);
   throw Error(CodeForCurl(rc, handle), what + detail);
 }
 

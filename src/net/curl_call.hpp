@@ -67,6 +67,10 @@ struct CurlTransfer {
   int write_errno = 0;   ///< aborted: writing the file failed
 };
 
+/// The TLS options of `tls`: verification (unless skipped), TLS 1.2+, CA file, client
+/// certificate.
+void SetTlsOptions(CURL* handle, const HttpClientTls& tls);
+
 /// Sets what every call has: URL, timeouts, TLS, callbacks, error buffer, no signals, no
 /// redirects, http(s) only.
 void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std::string& url,

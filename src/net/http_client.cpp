@@ -138,6 +138,7 @@ HttpClient::HttpClient(HttpClientOptions options) {
     throw Error(ErrorCode::kBadInput,
                 "HttpClientOptions: connect_timeout must be positive, timeout not negative");
   }
+  CheckClientTls(options.tls);
   impl_ = std::make_unique<Impl>(std::move(options));
 }
 

@@ -58,6 +58,9 @@ void ValidateOptions(const HttpServerOptions& o) {
     BadOption("timeouts must be positive");
   }
   if (o.max_connections == 0) BadOption("max_connections must be positive");
+  if (!o.tls.enabled() && !o.tls.client_ca_file.empty()) {
+    BadOption("tls.client_ca_file is set without tls.cert_file and tls.key_file");
+  }
 }
 
 // The reply to a connection over max_connections (then closed).
@@ -130,7 +133,10 @@ void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket
   }
   if (shared.connections.load() >= shared.options.max_connections) {
     boost::system::error_code ignored;
-    asio::write(socket, asio::buffer(kBusyResponse.data(), kBusyResponse.size()), ignored);
+    // A TLS client would read plain text as a broken handshake: it just sees the close.
+    if (!shared.tls) {
+      asio::write(socket, asio::buffer(kBusyResponse.data(), kBusyResponse.size()), ignored);
+    }
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
   } else {

@@ -2,7 +2,9 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -27,10 +29,27 @@ bool IsHttpError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::need_more).category();
 }
 
+// The answer to plain HTTP on a TLS port.
+constexpr std::string_view kPlainHttpBody =
+    "{\"code\":1,\"msg\":\"this port serves HTTPS: plain HTTP is refused\"}";
+const std::string kPlainHttpRefusal =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+    std::to_string(kPlainHttpBody.size()) + "\r\nConnection: close\r\n\r\n" +
+    std::string(kPlainHttpBody);
+
+std::variant<PlainStream, TlsStream> MakeStream(asio::ip::tcp::socket&& socket,
+                                                ServerShared& shared) {
+  if (shared.tls) {
+    return std::variant<PlainStream, TlsStream>(std::in_place_type<TlsStream>, std::move(socket),
+                                                *shared.tls);
+  }
+  return std::variant<PlainStream, TlsStream>(std::in_place_type<PlainStream>, std::move(socket));
+}
+
 }  // namespace
 
 HttpSession::HttpSession(asio::ip::tcp::socket&& socket, ServerShared& shared)
-    : shared_(shared), stream_(std::move(socket)) {
+    : shared_(shared), stream_(MakeStream(std::move(socket), shared)) {
   ++shared_.connections;
 }
 
@@ -42,16 +61,60 @@ HttpSession::~HttpSession() {
 void HttpSession::Start() {
   shared_.Register(this, weak_from_this());
   beast::error_code ec;
-  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
-  const auto endpoint = stream_.socket().remote_endpoint(ec);
+  Tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  const auto endpoint = Tcp().socket().remote_endpoint(ec);
   if (!ec) remote_ = endpoint.address().to_string();
-  asio::dispatch(stream_.get_executor(),
-                 beast::bind_front_handler(&HttpSession::WaitForRequest, shared_from_this()));
+  asio::dispatch(Tcp().get_executor(),
+                 beast::bind_front_handler(
+                     shared_.tls ? &HttpSession::DetectTls : &HttpSession::WaitForRequest,
+                     shared_from_this()));
 }
 
 void HttpSession::CloseNow() noexcept {
   beast::error_code ec;
-  stream_.socket().close(ec);
+  Tcp().socket().close(ec);
+}
+
+// TLS: like a request, the first bytes (the ClientHello) must come within the idle timeout
+// and the handshake end within the read timeout, so a slow handshake cannot hold the server.
+void HttpSession::DetectTls() {
+  Tcp().expires_after(shared_.options.idle_timeout);
+  beast::async_detect_ssl(Tcp(), buffer_,
+                          beast::bind_front_handler(&HttpSession::OnDetect, shared_from_this()));
+}
+
+void HttpSession::OnDetect(ErrorCodeT ec, bool is_tls) {
+  if (ec) {
+    CloseNow();
+    return;
+  }
+  if (!is_tls) {
+    RefusePlainHttp();
+    return;
+  }
+  Tcp().expires_after(shared_.options.read_timeout);
+  std::get<TlsStream>(stream_).async_handshake(
+      asio::ssl::stream_base::server, buffer_.data(),
+      beast::bind_front_handler(&HttpSession::OnHandshake, shared_from_this()));
+}
+
+void HttpSession::OnHandshake(ErrorCodeT ec, std::size_t used) {
+  if (ec) {
+    CloseNow();  // not TLS after all, no common protocol or cipher, a refused client certificate
+    return;
+  }
+  buffer_.consume(used);
+  WaitForRequest();
+}
+
+// Plain HTTP on the TLS port: a 400 in plain text, then closed.
+void HttpSession::RefusePlainHttp() {
+  Tcp().expires_after(shared_.options.write_timeout);
+  asio::async_write(Tcp(), asio::buffer(kPlainHttpRefusal),
+                    [self = shared_from_this()](ErrorCodeT ec, std::size_t) {
+                      if (ec) return self->CloseNow();
+                      self->LingerClose();
+                    });
 }
 
 // Waits up to the idle timeout for the first byte of the next request; the read deadline
@@ -61,10 +124,12 @@ void HttpSession::WaitForRequest() {
     ReadHeader();
     return;
   }
-  stream_.expires_after(shared_.options.idle_timeout);
-  stream_.async_read_some(
-      buffer_.prepare(kFirstReadBytes),
-      beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+  Tcp().expires_after(shared_.options.idle_timeout);
+  Io([this](auto& stream) {
+    stream.async_read_some(
+        buffer_.prepare(kFirstReadBytes),
+        beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+  });
 }
 
 void HttpSession::OnFirstBytes(ErrorCodeT ec, std::size_t n) {
@@ -82,9 +147,11 @@ void HttpSession::ReadHeader() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
   parser_->body_limit(static_cast<std::uint64_t>(shared_.options.max_body_bytes));
-  stream_.expires_at(deadline_);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+  Tcp().expires_at(deadline_);
+  Io([this](auto& stream) {
+    http::async_read_header(stream, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+  });
 }
 
 void HttpSession::OnReadError(ErrorCodeT ec) {
@@ -126,13 +193,15 @@ void HttpSession::OnHeader(ErrorCodeT ec, std::size_t /*n*/) {
   }
   if (!expect.empty()) {
     empty_res_.emplace(http::status::continue_, version_);
-    stream_.expires_at(deadline_);
-    http::async_write(stream_, *empty_res_,
-                      [self = shared_from_this()](ErrorCodeT wec, std::size_t) {
-                        self->empty_res_.reset();
-                        if (wec) return self->CloseNow();
-                        self->ReadBody();
-                      });
+    Tcp().expires_at(deadline_);
+    Io([this](auto& stream) {
+      http::async_write(stream, *empty_res_,
+                        [self = shared_from_this()](ErrorCodeT wec, std::size_t) {
+                          self->empty_res_.reset();
+                          if (wec) return self->CloseNow();
+                          self->ReadBody();
+                        });
+    });
     return;
   }
   ReadBody();
@@ -193,9 +262,11 @@ bool HttpSession::CheckQueryAndSize(bool has_body) {
 }
 
 void HttpSession::ReadBody() {
-  stream_.expires_at(deadline_);
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
+  Tcp().expires_at(deadline_);
+  Io([this](auto& stream) {
+    http::async_read(stream, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
+  });
 }
 
 void HttpSession::OnBody(ErrorCodeT ec, std::size_t /*n*/) {
@@ -233,7 +304,7 @@ void HttpSession::Dispatch() {
   auto job = std::make_shared<HttpRequest>(std::move(request));
   asio::post(*shared_.workers, [self = shared_from_this(), handler, job] {
     auto response = std::make_shared<HttpResponse>(CallHandler(*handler, *job, self->shared_));
-    asio::post(self->stream_.get_executor(),
+    asio::post(self->Tcp().get_executor(),
                [self, response] { self->Respond(std::move(*response)); });
   });
 }
@@ -268,22 +339,35 @@ void HttpSession::OnWrite(ErrorCodeT ec, std::size_t /*n*/) {
     return;
   }
   if (!keep_alive_) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    CloseNow();
+    CloseAfterResponse();
     return;
   }
   WaitForRequest();
 }
 
+// Plain: FIN after the response. TLS: close_notify first (waiting a little for the client's),
+// so the client can tell the end from a truncation.
+void HttpSession::CloseAfterResponse() {
+  auto* tls = std::get_if<TlsStream>(&stream_);
+  if (tls == nullptr) {
+    beast::error_code ignored;
+    Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    CloseNow();
+    return;
+  }
+  Tcp().expires_after(
+      std::min<std::chrono::milliseconds>(kLingerTime, shared_.options.write_timeout));
+  tls->async_shutdown([self = shared_from_this()](ErrorCodeT) { self->CloseNow(); });
+}
+
 // After refusing a request whose body may still be arriving: stop sending, then read and
 // drop what comes for a short while, so that the client reads the response instead of a
-// connection reset.
+// connection reset. The bytes are dropped undecrypted (TCP layer) on a TLS connection too.
 void HttpSession::LingerClose() {
   beast::error_code ignored;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   drain_ = std::make_unique<char[]>(kDrainChunk);
-  stream_.expires_after(
+  Tcp().expires_after(
       std::min<std::chrono::milliseconds>(kLingerTime, shared_.options.read_timeout));
   OnLinger({}, 0);
 }
@@ -294,8 +378,8 @@ void HttpSession::OnLinger(ErrorCodeT ec, std::size_t n) {
     CloseNow();
     return;
   }
-  stream_.async_read_some(asio::buffer(drain_.get(), kDrainChunk),
-                          beast::bind_front_handler(&HttpSession::OnLinger, shared_from_this()));
+  Tcp().async_read_some(asio::buffer(drain_.get(), kDrainChunk),
+                        beast::bind_front_handler(&HttpSession::OnLinger, shared_from_this()));
 }
 
 }  // namespace pgha::net

@@ -11,11 +11,14 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 
 #include "file_range.hpp"
 #include "pgha/http.hpp"
@@ -23,10 +26,15 @@
 
 namespace pgha::net {
 
-/// A connection's life: [idle wait] → header (deadline starts) → auth/route checks →
+using PlainStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+/// A connection's life: [TLS: first bytes within idle_timeout, handshake within
+/// read_timeout] → [idle wait] → header (deadline starts) → auth/route checks →
 /// [100 Continue] → body (same deadline) → handler → write (write deadline) → idle wait…
 /// Every step runs on the connection's strand; the session lives as long as a pending
-/// operation holds it.
+/// operation holds it. Plain and TLS connections share every step (Io() picks the stream);
+/// only the handshake, closing and file bodies differ.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, ServerShared& shared);
@@ -42,6 +50,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   using ErrorCodeT = boost::beast::error_code;
 
+  /// Calls `op(stream)` with the connection's stream, plain or TLS.
+  template <class Op>
+  void Io(Op&& op) {
+    std::visit(std::forward<Op>(op), stream_);
+  }
+  /// The TCP layer under either stream: deadlines and the socket.
+  boost::beast::tcp_stream& Tcp() noexcept {
+    return std::visit(
+        [](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); },
+        stream_);
+  }
+
+  void DetectTls();
+  void OnDetect(ErrorCodeT ec, bool is_tls);
+  void OnHandshake(ErrorCodeT ec, std::size_t used);
+  void RefusePlainHttp();
   void WaitForRequest();
   void OnFirstBytes(ErrorCodeT ec, std::size_t n);
   void ReadHeader();
@@ -58,12 +82,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void WriteFile(HttpResponse&& response);
   void OnFileHeader(ErrorCodeT ec, std::size_t n);
   void SendFileChunk();
+  void SendFileTls();
   void FinishFile(ErrorCodeT ec);
   void WriteHead(HttpResponse&& response);
   template <class Message>
   void Write(Message& message);
   void OnWrite(ErrorCodeT ec, std::size_t n);
   void OnReadError(ErrorCodeT ec);
+  void CloseAfterResponse();
   void LingerClose();
   void OnLinger(ErrorCodeT ec, std::size_t n);
 
@@ -71,7 +97,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool CopyHeaders(const HttpResponse& response, Message& message);
 
   ServerShared& shared_;
-  boost::beast::tcp_stream stream_;
+  std::variant<PlainStream, TlsStream> stream_;
   boost::beast::flat_buffer buffer_;
   std::string remote_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
@@ -91,6 +117,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<FileRange> file_;                        // the file body being sent
   std::optional<boost::asio::steady_timer> file_timer_;  // its write deadline
   std::uint64_t file_generation_ = 0;                    // which file the timer is for
+  std::unique_ptr<char[]> file_chunk_;                   // TLS: file bytes on their way
   std::unique_ptr<char[]> drain_;
 };
 

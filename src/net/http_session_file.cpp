@@ -1,7 +1,9 @@
-// File bodies: sendfile() from the page cache to the socket, no copy through user space.
+// File bodies: sendfile() from the page cache to the socket, no copy through user space;
+// through TLS, read in chunks and encrypted.
 #include <sys/sendfile.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <cerrno>
 
@@ -18,6 +20,8 @@ namespace {
 constexpr std::uint64_t kSendfileChunk = 1u << 20;
 // Bytes sent in one turn before yielding the io thread to other connections.
 constexpr std::uint64_t kBytesPerTurn = 4u << 20;
+// Bytes read from the file per TLS write.
+constexpr std::uint64_t kTlsFileChunk = 256u << 10;
 
 }  // namespace
 
@@ -28,8 +32,8 @@ void HttpSession::OnFileHeader(ErrorCodeT ec, std::size_t /*n*/) {
     return;
   }
   // The write deadline covers the whole body; the stream's own timer only covers its ops.
-  stream_.expires_never();
-  file_timer_.emplace(stream_.get_executor());
+  Tcp().expires_never();
+  file_timer_.emplace(Tcp().get_executor());
   file_timer_->expires_after(shared_.options.write_timeout);
   const std::uint64_t generation = ++file_generation_;
   file_timer_->async_wait([self = shared_from_this(), generation](ErrorCodeT wait_ec) {
@@ -37,17 +41,21 @@ void HttpSession::OnFileHeader(ErrorCodeT ec, std::size_t /*n*/) {
     // the body finished must not close the connection's next request.
     if (!wait_ec && self->file_ && self->file_generation_ == generation) self->CloseNow();
   });
-  SendFileChunk();
+  if (std::holds_alternative<TlsStream>(stream_)) {
+    SendFileTls();
+  } else {
+    SendFileChunk();
+  }
 }
 
 void HttpSession::SendFileChunk() {
-  auto& socket = stream_.socket();
+  auto& socket = Tcp().socket();
   ErrorCodeT ec;
   socket.native_non_blocking(true, ec);
   std::uint64_t this_turn = 0;
   while (!ec && file_->remain() > 0) {
     if (this_turn >= kBytesPerTurn) {
-      asio::post(stream_.get_executor(),
+      asio::post(Tcp().get_executor(),
                  beast::bind_front_handler(&HttpSession::SendFileChunk, shared_from_this()));
       return;
     }
@@ -75,10 +83,37 @@ void HttpSession::SendFileChunk() {
   FinishFile(ec);
 }
 
+// One chunk: pread, then an encrypted write; the next chunk from its completion.
+void HttpSession::SendFileTls() {
+  if (file_->remain() == 0) {
+    FinishFile({});
+    return;
+  }
+  if (!file_chunk_) file_chunk_ = std::make_unique<char[]>(kTlsFileChunk);
+  const auto want = static_cast<std::size_t>(std::min(file_->remain(), kTlsFileChunk));
+  ssize_t n = 0;
+  do {
+    n = ::pread(file_->fd(), file_chunk_.get(), want, static_cast<off_t>(file_->offset()));
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) {  // n == 0: the file shrank under us
+    FinishFile(n == 0 ? ErrorCodeT(http::error::short_read)
+                      : ErrorCodeT(errno, boost::system::system_category()));
+    return;
+  }
+  const auto got = static_cast<std::size_t>(n);
+  asio::async_write(std::get<TlsStream>(stream_), asio::buffer(file_chunk_.get(), got),
+                    [self = shared_from_this(), got](ErrorCodeT ec, std::size_t) {
+                      if (ec) return self->FinishFile(ec);
+                      self->file_->Advance(got);
+                      self->SendFileTls();
+                    });
+}
+
 void HttpSession::FinishFile(ErrorCodeT ec) {
   if (file_timer_) file_timer_->cancel();
   file_timer_.reset();
   file_.reset();
+  file_chunk_.reset();
   OnWrite(ec, 0);
 }
 

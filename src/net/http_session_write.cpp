@@ -63,9 +63,11 @@ std::optional<HttpResponse> OpenRange(const HttpFileBody& file, std::optional<Fi
 
 template <class Message>
 void HttpSession::Write(Message& message) {
-  stream_.expires_after(shared_.options.write_timeout);
-  http::async_write(stream_, message,
-                    beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this()));
+  Tcp().expires_after(shared_.options.write_timeout);
+  Io([this, &message](auto& stream) {
+    http::async_write(stream, message,
+                      beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this()));
+  });
 }
 
 template <class Message>
@@ -126,9 +128,11 @@ void HttpSession::WriteFile(HttpResponse&& response) {
     return;
   }
   message.content_length(file_->remain());
-  stream_.expires_after(shared_.options.write_timeout);
-  http::async_write(stream_, message,
-                    beast::bind_front_handler(&HttpSession::OnFileHeader, shared_from_this()));
+  Tcp().expires_after(shared_.options.write_timeout);
+  Io([this, &message](auto& stream) {
+    http::async_write(stream, message,
+                      beast::bind_front_handler(&HttpSession::OnFileHeader, shared_from_this()));
+  });
 }
 
 // HEAD: the headers GET would send, Content-Length included, and no body.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstddef>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "bearer_auth.hpp"
 #include "pgha/http_server.hpp"
+#include "tls_files.hpp"
 
 namespace pgha::net {
 
@@ -28,6 +30,7 @@ struct ServerShared {
       : options(std::move(opts)),
         router(std::move(routes)),
         auth(options.auth_disabled ? std::string_view() : std::string_view(options.bearer_token)),
+        tls(options.tls.enabled() ? MakeServerTlsContext(options.tls) : nullptr),
         workers(std::in_place, static_cast<std::size_t>(options.blocking_threads)) {}
 
   /// The smaller of the server's and the route's body limit.
@@ -74,6 +77,8 @@ struct ServerShared {
   const HttpServerOptions options;
   const Router router;
   const BearerAuth auth;
+  /// The TLS context every connection's handshake uses; null = plain HTTP.
+  const std::unique_ptr<boost::asio::ssl::context> tls;
   std::optional<boost::asio::thread_pool> workers;  ///< runs RouteOptions::blocking handlers
   std::atomic<std::size_t> connections{0};
 

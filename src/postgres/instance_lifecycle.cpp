@@ -79,13 +79,15 @@ void StartServer(const Instance& in, Clock::time_point deadline, bool socket_onl
 }  // namespace inst
 
 void Instance::Start(Timeout timeout) {
+  static_cast<pg::SessionPool*>(pool_.get())->Open();
   inst::StartServer(*this, inst::DeadlineOf(*this, timeout), /*socket_only=*/false);
 }
 
 void Instance::Stop(StopMode mode, Timeout timeout) {
-  static_cast<pg::SessionPool*>(pool_.get())->Clear();  // idle sessions would hold a smart stop
   auto deadline = inst::DeadlineOf(*this, timeout);
   auto pid = inst::LivePostmaster(*this);
+  // Idle sessions would hold a smart stop.
+  static_cast<pg::SessionPool*>(pool_.get())->Close(pid.value_or(0));
   if (!pid) return;
   int sig = mode == StopMode::kSmart ? SIGTERM : mode == StopMode::kFast ? SIGINT : SIGQUIT;
   if (::kill(*pid, sig) != 0) {
@@ -107,6 +109,7 @@ void Instance::Stop(StopMode mode, Timeout timeout) {
 void Instance::Restart(Timeout timeout) {
   auto deadline = inst::DeadlineOf(*this, timeout);
   Stop(StopMode::kFast, inst::Remaining(deadline));
+  static_cast<pg::SessionPool*>(pool_.get())->Open();
   inst::StartServer(*this, deadline, /*socket_only=*/false);
 }
 

@@ -102,6 +102,18 @@ TimelineHistory ReadHistory(const Instance& in, TimelineId tli) {
   return TimelineHistory::Read(path, tli);
 }
 
+// After a failed connection: true when the postmaster has died meanwhile (killed, crashed). A
+// killed server refuses connections a moment before its process is gone, so this looks a few
+// times, within 100 ms.
+bool DiedMeanwhile(const Instance& in) {
+  auto deadline = inst::Clock::now() + std::chrono::milliseconds(100);
+  for (int attempt = 0;; ++attempt) {
+    if (!inst::LivePostmaster(in)) return true;
+    if (inst::Clock::now() >= deadline) return false;
+    inst::PollPause(attempt, deadline);
+  }
+}
+
 LsnFacts StoppedLsnFacts(const Instance& in) {
   ::pgha::ControlData cd = in.ReadControlData();
   LsnFacts f;
@@ -138,7 +150,10 @@ InstanceObservation Instance::Observe() const {
   try {
     s.emplace(inst::Connect(*this));
   } catch (const pg::PostgresError& e) {
-    if (e.sqlstate() != "57P03") throw;
+    if (e.sqlstate() != "57P03") {
+      if (DiedMeanwhile(*this)) return InstanceObservation{};
+      throw;
+    }
     ob.in_recovery = true;  // starting up, not yet consistent, or shutting down
     ob.state = DeriveNodeState(Seen(ob));
     return ob;
@@ -157,7 +172,8 @@ InstanceObservation Instance::Observe() const {
 }
 
 NodeState Instance::State() const {
-  if (!inst::LivePostmaster(*this)) return NodeState::kInactive;
+  auto postmaster = inst::LivePostmaster(*this);
+  if (!postmaster) return NodeState::kInactive;
   // One query on a reused session: the agent answers GET instance/current with this.
   constexpr const char* kStateQuery =
       "SELECT pg_is_in_recovery(), "
@@ -165,6 +181,7 @@ NodeState Instance::State() const {
       "(SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')";
   auto* pool = static_cast<pg::SessionPool*>(pool_.get());
   for (int attempt = 0; attempt < 2; ++attempt) {
+    std::uint64_t generation = pool->Generation();
     std::optional<pg::PqSession> s = pool->Take();
     bool reused = s.has_value();
     try {
@@ -175,11 +192,14 @@ NodeState Instance::State() const {
       seen.in_recovery = rows.at(0).at(0) == std::optional<std::string>("t");
       seen.receiver_streaming = rows.at(0).at(1) == std::optional<std::string>("t");
       seen.streaming_standbys = std::stoi(rows.at(0).at(2).value_or("0"));
-      pool->Give(std::move(*s));
+      pool->Give(std::move(*s), generation, *postmaster);
       return DeriveNodeState(seen);
     } catch (const pg::PostgresError& e) {
       if (e.sqlstate() == "57P03") return NodeState::kRecovery;  // starting up or shutting down
-      if (!reused) throw;  // a reused session may have died with a restarted server: retry once
+      // A reused session may have died with a restarted server: retry once.
+      if (reused) continue;
+      if (DiedMeanwhile(*this)) return NodeState::kInactive;
+      throw;
     }
   }
   return Observe().state;

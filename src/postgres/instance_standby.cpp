@@ -42,6 +42,23 @@ void ReloadIfRunning(const Instance& in) {
   }
 }
 
+// The synchronous_standby_names the server's files give (pg_file_settings reads them now, so
+// a pending reload does not matter) must be pgha.conf's `value`.
+void CheckSynchronousSetting(pg::PqSession& s, const std::string& value) {
+  auto rows = s.Query(
+      "SELECT sourcefile, setting, error FROM pg_file_settings "
+      "WHERE name = 'synchronous_standby_names' ORDER BY seqno DESC LIMIT 1");
+  std::string file = rows.empty() ? "" : rows[0][0].value_or("");
+  std::string setting = rows.empty() ? "" : rows[0][1].value_or("");
+  bool from_pgha = file.size() >= 10 && file.compare(file.size() - 10, 10, "/pgha.conf") == 0;
+  if (from_pgha && setting == value && !rows[0][2]) return;
+  throw Error(ErrorCode::kWrongState,
+              "synchronous_standby_names in effect is '" + setting + "' from \"" + file +
+                  "\", not pgha.conf's '" + value +
+                  "': synchronous replication is not what pgha manages. HINT: ALTER SYSTEM "
+                  "RESET synchronous_standby_names, or remove it from the file named");
+}
+
 // A directory next to `data`, e.g. /srv/.data.pgha-sync-1234.
 std::string Sibling(const std::string& data, const std::string& tag) {
   std::string parent = fs::DirName(data);
@@ -176,6 +193,31 @@ void Instance::RemoveStandbyConfig() {
   std::string path = inst::DataPath(*this, pg::kPghaConf);
   if (auto text = fs::ReadFileIfExists(path))
     fs::WriteFileAtomic(path, pg::StripStandbySettings(*text));
+}
+
+void Instance::SetSynchronousStandbys(const SynchronousStandbys& standbys) {
+  inst::RequireDataDirectory(*this);
+  const std::string value = pg::SynchronousStandbyNames(standbys);
+  const std::string path = inst::DataPath(*this, pg::kPghaConf);
+  const std::optional<std::string> text =
+      pg::WithSynchronousStandbyNames(fs::ReadFileIfExists(path).value_or(""), value);
+  const bool changed = text.has_value();
+  if (changed) {
+    EnsureInclude(*this);
+    fs::WriteFileAtomic(path, *text);
+  }
+  if ((value.empty() && !changed) || !IsRunning()) return;
+  try {
+    auto session = inst::Connect(*this);
+    // Also reload when the file was right but the server never loaded it.
+    bool reload =
+        changed || (!value.empty() && session.QueryValue("SELECT current_setting("
+                                                         "'synchronous_standby_names')") != value);
+    if (reload) session.Query("SELECT pg_reload_conf()");
+    if (!value.empty()) CheckSynchronousSetting(session, value);
+  } catch (const pg::PostgresError& e) {
+    if (e.sqlstate() != "57P03") throw;  // starting up: it reads the files when it is up
+  }
 }
 
 bool Instance::HasStandbyConfig() const {

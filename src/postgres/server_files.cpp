@@ -88,6 +88,8 @@ std::string RenderServerSettings(const InitOptions& o, int major) {
       {"max_replication_slots", std::to_string(o.max_replication_slots)},
       {"hot_standby", "on"},
       {"hot_standby_feedback", "on"},
+      // The feedback that keeps catalog rows for logical slot copies, every second.
+      {"wal_receiver_status_interval", "1s"},
       {"wal_log_hints", "on"},
       {"password_encryption", "scram-sha-256"}};
   if (major >= 13) {

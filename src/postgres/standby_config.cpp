@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "conninfo.hpp"
+#include "pgha/error.hpp"
 
 namespace pgha::pg {
 
@@ -14,6 +15,8 @@ constexpr const char* kHeader =
 constexpr const char* kStandbyParameters[] = {"primary_conninfo", "primary_slot_name",
                                               "recovery_target_timeline",
                                               "recovery_min_apply_delay", "standby_mode"};
+
+constexpr const char* kSynchronousStandbyNames = "synchronous_standby_names";
 
 std::string_view TrimLeft(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -101,6 +104,47 @@ std::string StripStandbySettings(std::string_view text) {
     out.append(line);
     out += '\n';
   });
+  return out;
+}
+
+std::string SynchronousStandbyNames(const SynchronousStandbys& s) {
+  if (s.names.empty()) return "";
+  if (s.count < 1 || static_cast<std::size_t>(s.count) > s.names.size()) {
+    throw Error(ErrorCode::kBadInput, "synchronous standby count " + std::to_string(s.count) +
+                                          " is not from 1 to " + std::to_string(s.names.size()));
+  }
+  std::string list;
+  for (const std::string& name : s.names) {
+    if (name.empty()) throw Error(ErrorCode::kBadInput, "a synchronous standby name is empty");
+    CheckPrintable(name, "synchronous standby name", 63);
+    if (name.find('"') != std::string::npos) {
+      throw Error(ErrorCode::kBadInput,
+                  "synchronous standby name \"" + name + "\" has a double quote");
+    }
+    list += (list.empty() ? "\"" : ", \"") + name + "\"";
+  }
+  return "ANY " + std::to_string(s.count) + " (" + list + ")";
+}
+
+std::optional<std::string> WithSynchronousStandbyNames(std::string_view existing,
+                                                       const std::string& value) {
+  const std::string wanted =
+      value.empty() ? "" : std::string(kSynchronousStandbyNames) + " = " + QuoteGucString(value);
+  std::string out = kHeader;
+  std::string_view header(kHeader);
+  header.remove_suffix(1);
+  std::vector<std::string_view> found;
+  ForEachLine(existing, [&](std::string_view line) {
+    if (TrimLeft(line).empty() || line == header) return;
+    if (ParameterOf(line) == kSynchronousStandbyNames) {
+      found.push_back(line);
+      return;
+    }
+    out.append(line);
+    out += '\n';
+  });
+  if (value.empty() ? found.empty() : found.size() == 1 && found[0] == wanted) return std::nullopt;
+  if (!value.empty()) out += wanted + "\n";
   return out;
 }
 

@@ -3,6 +3,7 @@
 #ifndef PGHA_POSTGRES_STANDBY_CONFIG_HPP
 #define PGHA_POSTGRES_STANDBY_CONFIG_HPP
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,16 @@ std::string RenderRecoveryConf(const StandbyConfig& config);
 /// primary_slot_name, recovery_target_timeline, recovery_min_apply_delay, standby_mode) or
 /// pgha's header comment.
 std::string StripStandbySettings(std::string_view text);
+/// synchronous_standby_names' value for `standbys`, e.g. `ANY 1 ("pg-node02", "pg-node03")`
+/// (unquoted for the file); "" when it names nobody. Throws Error(kBadInput) for a count out
+/// of 1..names, an empty or unprintable name, one longer than 63 bytes or with a double quote.
+std::string SynchronousStandbyNames(const SynchronousStandbys& standbys);
+/// pgha.conf text `existing` (pgha's header first) with its synchronous_standby_names line set
+/// to `value` (quoted here), or removed when `value` is "". Other lines are kept in order.
+/// nullopt when `existing` already says exactly that: one such line with that value, or none
+/// for "".
+std::optional<std::string> WithSynchronousStandbyNames(std::string_view existing,
+                                                       const std::string& value);
 /// True when postgresql.conf text has an active (uncommented) include of pgha.conf.
 bool HasPghaInclude(std::string_view conf);
 /// `conf` with kPghaInclude appended on a line of its own.

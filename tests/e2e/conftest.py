@@ -2,6 +2,7 @@ import json
 import os
 import pathlib
 import shutil
+import ssl
 import subprocess
 import tempfile
 import urllib.error
@@ -26,27 +27,35 @@ class Cluster:
     def reload(self):
         self.info = json.loads((self.dir / "cluster.json").read_text())
         self.token = self.info["api_token"]
+        ca = self.info.get("tls_ca_file")
+        # https clusters (`local up --tls`): verify the agents against the cluster's CA.
+        self.ssl_context = ssl.create_default_context(cafile=ca) if ca else None
         self.nodes = {n["name"]: n for n in self.info["nodes"]}
         self.names = [n["name"] for n in self.info["nodes"]]
 
-    def call(self, node: str, method: str, path: str, token: str = "default", timeout=300):
-        """(status, parsed JSON body) of one request to `node`'s agent."""
+    def call(self, node: str, method: str, path: str, token: str = "default", timeout=300,
+             body=None):
+        """(status, parsed JSON body) of one request to `node`'s agent; `body` is sent as
+        JSON."""
         url = self.nodes[node]["agent_url"] + "/api/pg/v1/" + path
-        req = urllib.request.Request(url, method=method)
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, method=method, data=data)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         tok = self.token if token == "default" else token
         if tok:
             req.add_header("Authorization", "Bearer " + tok)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as e:
             body = e.read()
             return e.code, json.loads(body) if body else None
 
-    def ok(self, node: str, method: str, path: str):
-        status, body = self.call(node, method, path)
-        assert status == 200, (method, path, status, body)
-        return body
+    def ok(self, node: str, method: str, path: str, body=None):
+        status, answer = self.call(node, method, path, body=body)
+        assert status == 200, (method, path, status, answer)
+        return answer
 
     def pghactl(self, *args, check=True):
         res = subprocess.run([str(BIN / "pghactl"), *args], capture_output=True, text=True,
@@ -66,13 +75,13 @@ def _report_agent_logs(request, directory: pathlib.Path) -> None:
             reporter.write_line(line)
 
 
-@pytest.fixture(scope="module")
-def cluster(request):
-    """Two nodes brought up by `pghactl local up`, brought down (also on failure) at the end."""
+def local_cluster(request, *up_options):
+    """Two nodes brought up by `pghactl local up [up_options]`, brought down (also on failure)
+    at the end: a generator for a fixture."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-e2e-"))
     os.chmod(base, 0o755)
     directory = base / "cluster"
-    res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory)],
+    res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory), *up_options],
                          capture_output=True, text=True, timeout=600)
     try:
         assert res.returncode == 0, res.stderr
@@ -85,3 +94,27 @@ def cluster(request):
             subprocess.run([str(BIN / "pghactl"), "local", "down", str(directory)],
                            capture_output=True, text=True, timeout=300)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    """The default pair (asynchronous replication)."""
+    yield from local_cluster(request)
+
+
+@pytest.fixture
+def fresh_pair(request):
+    """A new asynchronous pair for one test."""
+    yield from local_cluster(request)
+
+
+@pytest.fixture(scope="module")
+def sync_cluster(request):
+    """A pair with synchronous replication (`pghactl local up --synchronous`)."""
+    yield from local_cluster(request, "--synchronous")
+
+
+@pytest.fixture
+def report(request):
+    """Shows a line in pytest's output (figures a test measures but does not assert)."""
+    return request.config.pluginmanager.getplugin("terminalreporter").write_line

@@ -186,6 +186,45 @@ def test_sync_makes_a_streaming_standby(nodes):
         s.sync("127.0.0.1", p.port)  # not empty, no replace
 
 
+def test_synchronous_standbys_in_pgha_conf(nodes):
+    p, s = primary_and_standby(nodes)
+    show = "SHOW synchronous_standby_names"
+    # On the standby: written, loaded, and in effect the moment it is promoted.
+    s.set_synchronous_standbys(["n1"])
+    pg_harness.wait_for(lambda: s.query(show) == [('ANY 1 ("n1")',)], 30, "the reload on n2")
+    # On the primary: its commits wait for n2, which confirms them.
+    p.set_synchronous_standbys(["n2", "other node"])
+    p.set_synchronous_standbys(["n2", "other node"])  # unchanged: nothing written
+    pg_harness.wait_for(lambda: p.query(show) == [('ANY 1 ("n2", "other node")',)], 30,
+                        "the reload on n1")
+    pg_harness.wait_for(lambda: p.query(
+        "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'n2'") ==
+        [("quorum",)], 30, "n2 counted as synchronous")
+    p.query("CREATE TABLE synced AS SELECT 1 AS x")
+    # A setting read after pgha.conf (ALTER SYSTEM) is refused, naming the file.
+    p.query("ALTER SYSTEM SET synchronous_standby_names = ''")
+    with pytest.raises(pgha.WrongStateError, match="postgresql.auto.conf"):
+        p.set_synchronous_standbys(["n2"])
+    p.query("ALTER SYSTEM RESET synchronous_standby_names")
+    p.set_synchronous_standbys(["n2"])
+    # Off: pgha's line goes, other settings of pgha.conf stay.
+    p.set_synchronous_standbys([])
+    pg_harness.wait_for(lambda: p.query(show) == [("",)], 30, "the reload on n1")
+    conf = pathlib.Path(p.data_dir, "pgha.conf").read_text()
+    assert "synchronous_standby_names" not in conf
+    with pytest.raises(pgha.BadInputError):
+        p.set_synchronous_standbys(["n2"], count=2)
+    with pytest.raises(pgha.BadInputError):
+        p.set_synchronous_standbys(['a"b'])
+    # A stopped node takes it at its next start; standby settings are kept.
+    s.stop()
+    s.set_synchronous_standbys(["n3"])
+    assert s.has_standby_config()
+    s = nodes.start(s)
+    assert s.query(show) == [('ANY 1 ("n3")',)]
+    assert s.state() in ("slave", "recovery")
+
+
 @pytest.mark.parametrize("stop_mode", ["fast", "immediate"])
 def test_promote_then_rewind_the_diverged_old_master(nodes, stop_mode):
     """Also when the old master was killed (immediate: not shut down cleanly), as a failover
@@ -267,6 +306,28 @@ def test_stop_modes_and_restart(nodes):
         n.query("SELECT 1")
     with pytest.raises(pgha.WrongStateError):
         n.init()
+
+
+def test_state_keeps_one_session_and_none_across_a_stop(nodes):
+    n = nodes.new("n1")
+    n.init(settings=FAST)
+    n = nodes.start(n)
+    others = ("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+              "AND pid <> pg_backend_pid()")
+    assert n.state() == "single"
+    kept = n.query(others)
+    assert len(kept) == 1  # the session State() reuses
+    assert n.state() == "single" and n.query(others) == kept
+    n.stop("smart")  # returns: no idle session holds the smart shutdown
+    assert n.state() == "inactive"
+    # Started through another handle (as by hand): State() keeps a session again.
+    other = pgha.Instance(n.data_dir, n.port, bindir=str(pg_harness.PG_BINDIR), timeout=60.0)
+    nodes.made.append(other)
+    other.start()
+    assert n.state() == "single"
+    kept = n.query(others)
+    assert len(kept) == 1
+    assert n.state() == "single" and n.query(others) == kept
 
 
 def test_kill_9_is_seen_and_start_recovers(nodes):

@@ -204,6 +204,12 @@ void BindInstance(pb::module_& m) {
       pb::arg("password") = "", pb::arg("application_name") = "", pb::arg("slot_name") = "",
       pb::arg("apply_delay") = "", Release());
   c.def("remove_standby_config", &Instance::RemoveStandbyConfig, Release());
+  c.def(
+      "set_synchronous_standbys",
+      [](Instance& in, std::vector<std::string> names, int count) {
+        in.SetSynchronousStandbys(SynchronousStandbys{std::move(names), count});
+      },
+      pb::arg("names"), pb::arg("count") = 1, Release());
   c.def("has_standby_config", &Instance::HasStandbyConfig, Release());
   c.def("ensure_physical_slot", &Instance::EnsurePhysicalSlot, pb::arg("name"), Release());
   c.def(

@@ -22,6 +22,7 @@ void BindWalScan(pb::module_& m);
 void BindNodeState(pb::module_& m);
 void BindInstance(pb::module_& m);
 void BindWalCatalog(pb::module_& m);
+void BindLogicalSlots(pb::module_& m);
 
 /// None for the invalid LSN 0/0, the Lsn otherwise (how Python sees optional positions).
 inline std::optional<Lsn> LsnOrNone(Lsn lsn) {

@@ -69,6 +69,7 @@ PYBIND11_MODULE(_pgha, m) {
   BindWalScan(m);
   BindNodeState(m);
   BindInstance(m);
+  BindLogicalSlots(m);
   BindWalCatalog(m);
   m.def(
       "crc32c",

@@ -209,3 +209,88 @@ TEST_CASE("a node does not become master over a peer with a newer timeline conti
   CHECK_FALSE(w["n1"].running);
   CHECK(w.MakeCluster("n2", {"n1"}).StartMaster().states.at("n2") == "single");
 }
+
+namespace {
+
+bool HasStep(const OperationResult& r, const std::string& node, const std::string& action) {
+  for (const auto& step : r.steps) {
+    if (step.node == node && step.action.find(action) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a switchover copies no WAL when the slave already ends where the old master does") {
+  FakeWorld w;
+  Pair(w);
+  w.Write("n1", 0x5000);
+  OperationResult r = w.MakeCluster("n1", {"n2"}).Switchover(Sequence::kMasterSlave);
+  CHECK(r.states == States{{"n1", "slave"}, {"n2", "master"}});
+  // The slave streamed the shutdown checkpoint: the last segment is not listed or copied again.
+  CHECK(w["n2"].pulled == 0);
+  CHECK_FALSE(HasStep(r, "n1", "list WAL"));
+  CHECK(w["n2"].end == w["n1"].end);
+}
+
+TEST_CASE("failover promote promotes a slave that has all the WAL as it runs") {
+  FakeWorld w;
+  Pair(w);
+  w.Write("n1", 0x2000);
+  w.MakeCluster("n2", {"n1"}).StopRole(pgha::NodeState::kMaster);
+  OperationResult r = w.MakeCluster("n2", {"n1"}).Failover(FailoverMethod::kPromote);
+  CHECK(r.states == States{{"n2", "single"}, {"n1", "inactive"}});
+  CHECK(w["n2"].timeline == 2);
+  CHECK_FALSE(HasStep(r, "n2", "stop"));
+  CHECK_FALSE(HasStep(r, "n2", "start as standby"));
+  CHECK(HasStep(r, "n2", "promote"));
+  CHECK(w["n2"].pulled == 0);
+}
+
+TEST_CASE("failover promote first copies the WAL a stopped old master did not ship") {
+  for (FailoverMethod how : {FailoverMethod::kRestart, FailoverMethod::kPromote}) {
+    FakeWorld w;
+    Pair(w);
+    w.MakeCluster("n2", {"n1"}).StopRole(pgha::NodeState::kMaster);
+    w["n1"].end = w["n1"].end + 0x3000;  // written and flushed, never sent
+    Lsn old_end = w["n1"].end;
+    OperationResult r = w.MakeCluster("n2", {"n1"}).Failover(how);
+    CHECK(r.states == States{{"n2", "single"}, {"n1", "inactive"}});
+    CHECK(w["n2"].pulled > 0);
+    CHECK(w["n2"].end >= old_end);
+    CHECK(HasStep(r, "n2", "stop"));
+    CHECK(w["n2"].timeline == (how == FailoverMethod::kRestart ? 1u : 2u));
+  }
+}
+
+TEST_CASE("a forced failover promote with the old master's host down promotes as it runs") {
+  FakeWorld w;
+  Pair(w);
+  w["n1"].running = false;  // the host died: PostgreSQL and agent gone
+  w["n1"].reachable = false;
+  pgha::OperationOptions force;
+  force.force = true;
+  OperationResult r = w.MakeCluster("n2", {"n1"}).Failover(FailoverMethod::kPromote, force);
+  CHECK(r.states == States{{"n2", "single"}, {"n1", "unreachable"}});
+  CHECK_FALSE(HasStep(r, "n2", "stop"));
+  CHECK(w["n2"].timeline == 2);
+}
+
+TEST_CASE("failover refuses a slave when another running slave received more WAL") {
+  FakeWorld w;
+  CHECK(w.MakeCluster("n1", {"n2", "n3"}).StartAll(Sequence::kMasterSlave).states ==
+        States{{"n1", "master"}, {"n2", "slave"}, {"n3", "slave"}});
+  w.MakeCluster("n2", {"n1", "n3"}).StopRole(pgha::NodeState::kMaster);
+  // The old master's last WAL reached n3 only (in sync mode, `ANY 1` may acknowledge a commit
+  // that only n3 has).
+  w["n1"].end = w["n1"].end + 0x100;
+  w["n3"].end = w["n1"].end;
+  CHECK(CodeOf([&] {
+          w.MakeCluster("n2", {"n1", "n3"}).Failover(FailoverMethod::kPromote);
+        }) == ErrorCode::kConflict);
+  CHECK(w["n2"].timeline == 1);
+  CHECK(w["n2"].standby);
+  OperationResult r = w.MakeCluster("n3", {"n1", "n2"}).Failover(FailoverMethod::kPromote);
+  CHECK(r.states.at("n3") == "single");
+  CHECK(w["n3"].timeline == 2);
+}

@@ -97,7 +97,7 @@ std::vector<WalFileRef> FakeNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
   if (world_.ValidCode(address_.name, timeline, lsn) != 0) {
     throw Error(ErrorCode::kWrongState, "not on this history");
   }
-  if (p.timeline == timeline && p.end == lsn) return {};
+  // As the real catalogue: the segment holding `lsn` is listed even when nothing follows it.
   return {{WalSegmentFileName(p.timeline, p.end), "md5-" + p.end.ToString()}};
 }
 
@@ -135,6 +135,29 @@ std::optional<std::string> FakeNode::TryLock(const std::string& operation,
 void FakeNode::Unlock(const std::string& holder) {
   FakePg& p = pg();
   if (p.lease == holder) p.lease.clear();
+}
+
+std::vector<LogicalSlot> FakeNode::LogicalSlots() {
+  if (!pg().reachable) throw Error(ErrorCode::kPeerUnreachable, address_.name + " is down");
+  return pg().slots;
+}
+
+SlotSyncReport FakeNode::TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+  FakePg& p = pg();
+  if (p.slot_copy_fails) throw Error(ErrorCode::kIo, "cannot write pg_replslot");
+  if (p.running) ++p.slots_taken_while_running;
+  SlotSyncReport r;
+  r.node = address_.name;
+  p.slots = master_slots;
+  for (const LogicalSlot& s : master_slots) {
+    SlotCopyStatus st;
+    st.slot = s.name;
+    st.installed = st.safe = true;
+    st.action = "installed";
+    st.confirmed_flush = s.confirmed_flush;
+    r.slots.push_back(st);
+  }
+  return r;
 }
 
 void FakeWorld::Tick() {

@@ -24,6 +24,11 @@ struct FakePg {
   int rewinds = 0;
   std::string lease;  // holder of its operation lease
   std::string lease_operation;
+  // Logical slots: a master's own, a standby's copies. `slots_taken_while_running` counts the
+  // TakeLogicalSlots calls that found the server running; `slot_copy_fails` makes them throw.
+  std::vector<LogicalSlot> slots;
+  int slots_taken_while_running = 0;
+  bool slot_copy_fails = false;
 };
 
 class FakeWorld;
@@ -47,6 +52,8 @@ class FakeNode : public NodeControl {
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
   void Unlock(const std::string& holder) override;
+  std::vector<LogicalSlot> LogicalSlots() override;
+  SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
 
  private:
   FakePg& pg();

@@ -143,6 +143,62 @@ TEST_CASE("Rewriting pgha.conf replaces standby settings and keeps other lines")
   CHECK(pgha::pg::StripStandbySettings(existing).find("work_mem = '8MB'") != std::string::npos);
 }
 
+TEST_CASE("synchronous_standby_names names the standbys as quoted application names") {
+  using pgha::SynchronousStandbys;
+  CHECK(pgha::pg::SynchronousStandbyNames(SynchronousStandbys{}) == "");
+  CHECK(pgha::pg::SynchronousStandbyNames(SynchronousStandbys{{"pg-node02"}, 1}) ==
+        "ANY 1 (\"pg-node02\")");
+  CHECK(pgha::pg::SynchronousStandbyNames(SynchronousStandbys{{"b", "Node C"}, 2}) ==
+        "ANY 2 (\"b\", \"Node C\")");
+  for (const SynchronousStandbys& bad :
+       std::vector<SynchronousStandbys>{{{"a"}, 0},
+                                        {{"a"}, 2},
+                                        {{""}, 1},
+                                        {{"a\"b"}, 1},
+                                        {{"tab\there"}, 1},
+                                        {{std::string(64, 'n')}, 1}}) {
+    try {
+      pgha::pg::SynchronousStandbyNames(bad);
+      FAIL("accepted");
+    } catch (const pgha::Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+    }
+  }
+}
+
+TEST_CASE("synchronous_standby_names is set, replaced and removed in pgha.conf, nothing else") {
+  using pgha::pg::WithSynchronousStandbyNames;
+  std::string standby = pgha::pg::RenderPghaConf(Config());
+  std::string set = WithSynchronousStandbyNames(standby, "ANY 1 (\"n2\")").value();
+  auto s = Settings(set);
+  CHECK(UnquoteGuc(s["synchronous_standby_names"]) == "ANY 1 (\"n2\")");
+  CHECK(s["primary_conninfo"] == Settings(standby)["primary_conninfo"]);
+  CHECK(set.rfind("# Standby settings written by pgha", 0) == 0);
+  // Replaced, not repeated; nothing to write when it already says so.
+  std::string again = WithSynchronousStandbyNames(set, "ANY 1 (\"n3\")").value();
+  CHECK(again.find("n2") == std::string::npos);
+  CHECK_FALSE(WithSynchronousStandbyNames(again, "ANY 1 (\"n3\")").has_value());
+  CHECK_FALSE(WithSynchronousStandbyNames(standby, "").has_value());
+  CHECK_FALSE(WithSynchronousStandbyNames("", "").has_value());
+  // A standby rewrite, a promotion or a return to primary keeps it.
+  std::string rewritten = pgha::pg::RenderPghaConf(Config(), again);
+  CHECK(Settings(rewritten).count("synchronous_standby_names"));
+  CHECK_FALSE(WithSynchronousStandbyNames(rewritten, "ANY 1 (\"n3\")").has_value());
+  std::string stripped = pgha::pg::StripStandbySettings(again);
+  CHECK(Settings(stripped).count("synchronous_standby_names"));
+  CHECK_FALSE(WithSynchronousStandbyNames(stripped, "ANY 1 (\"n3\")").has_value());
+  // Removed, other lines kept; a repeated line becomes one.
+  std::string off =
+      WithSynchronousStandbyNames("work_mem = '8MB'\n  Synchronous_Standby_Names = '*'\n", "")
+          .value();
+  CHECK(Settings(off).count("synchronous_standby_names") == 0);
+  CHECK(off.find("Synchronous_Standby_Names") == std::string::npos);
+  CHECK(Settings(off)["work_mem"] == "'8MB'");
+  std::string twice = set + "synchronous_standby_names = 'ANY 1 (\"n2\")'\n";
+  CHECK(Settings(WithSynchronousStandbyNames(twice, "ANY 1 (\"n2\")").value())
+            .count("synchronous_standby_names") == 1);
+}
+
 TEST_CASE("Standby settings for PostgreSQL 10-11 go to recovery.conf with standby_mode") {
   auto c = Config();
   c.apply_delay = "300s";
