@@ -207,8 +207,14 @@ void Cluster::Run::WaitForSlaveOf(NodeControl& slave, NodeControl& master) {
   Step(slave, "wait for the timeline of " + master.address().name, [&] {
     while (true) {
       TimelineId want = master.Facts().timeline;
-      TimelineId have = slave.Facts().timeline;
+      NodeFacts facts = slave.Facts();
+      TimelineId have = facts.timeline;
       if (have == want) return;
+      if (facts.state == NodeState::kInactive) {
+        throw Error(ErrorCode::kWrongState, slave.address().name + " is inactive, on timeline " +
+                                                std::to_string(have) + ", not " +
+                                                std::to_string(want));
+      }
       if (std::chrono::steady_clock::now() > deadline_) {
         throw Error(ErrorCode::kTimeout, slave.address().name + " streams timeline " +
                                              std::to_string(have) + ", not " +
