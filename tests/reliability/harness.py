@@ -201,10 +201,11 @@ class LocalCluster:
         return body
 
     def states(self) -> Dict[str, str]:
-        """Each node's state as its own agent reports it ("down" when the agent is down)."""
+        """Each node's state as its own agent observes it now ("down" when the agent is down).
+        internal/state, not instance/current, which may be the observer's cached state."""
         out = {}
         for n in self.names:
-            status, body = self.call(n, "GET", "instance/current", timeout=30)
+            status, body = self.call(n, "GET", "internal/state", timeout=30)
             out[n] = body[n] if status == 200 else "down"
         return out
 
