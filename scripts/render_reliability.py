@@ -198,9 +198,9 @@ def render_concurrency(data):
         return "*The run stopped before its summary.*"
     meta = data.get("meta", {})
     lines = [
-        f"{meta.get('threads')} client threads x {meta.get('rounds')} requests on both agents "
-        f"at once: {num(s['requests'])} requests in {s['wall_seconds']} s (the slowest "
-        f"answered in {s['max_seconds']} s).",
+        f"{meta.get('threads')} client threads sending requests back to back to both agents "
+        f"for {meta.get('seconds', '?')} s: {num(s['requests'])} requests, done in "
+        f"{s['wall_seconds']} s (the slowest answered in {s['max_seconds']} s).",
         "",
         table(["figure", "value"], [
             ["answered 200", num(s["ok"])],
