@@ -24,7 +24,7 @@ export PGHA_FIGURES_DIR=$figures
 scripts/build.sh -DPGHA_WERROR=ON >/dev/null
 status=0
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+git diff --quiet HEAD -- . ':!docs/reliability.md' 2>/dev/null || commit="$commit+changes"
 pg=$(/usr/lib/postgresql/15/bin/postgres --version 2>/dev/null || echo "PostgreSQL ?")
 cat > "$figures/run.json" <<JSON
 {"command": "scripts/reliability.sh $fuzz_seconds", "commit": "$commit",
