@@ -1,5 +1,8 @@
 #include "node_json.hpp"
 
+#include <cctype>
+
+#include "json_fields.hpp"
 #include "pgha/error.hpp"
 
 namespace pgha::agent {
@@ -7,15 +10,6 @@ namespace pgha::agent {
 using nlohmann::json;
 
 namespace {
-
-template <typename T>
-T Field(const json& j, const char* key) {
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::kBadInput, std::string("JSON field \"") + key + "\": " + e.what());
-  }
-}
 
 Lsn LsnField(const json& j, const char* key) {
   return Lsn::Parse(Field<std::string>(j, key));
@@ -65,8 +59,17 @@ ValidLsnAnswer ValidLsnFromJson(const json& j) {
   ValidLsnAnswer a;
   a.code = Field<int>(j, "code");
   a.msg = Field<std::string>(j, "msg");
-  const json& cnt = j.contains("cnt") ? j.at("cnt") : json("0");
-  a.cnt = cnt.is_string() ? std::stoull(cnt.get<std::string>()) : cnt.get<std::uint64_t>();
+  // The seed sends cnt as a string of digits; a number is taken too.
+  json cnt = j.contains("cnt") ? j.at("cnt") : json("0");
+  if (cnt.is_string()) {
+    const std::string text = cnt.get<std::string>();
+    bool digits = !text.empty() && text.size() <= 19;
+    for (char c : text) digits = digits && std::isdigit(static_cast<unsigned char>(c)) != 0;
+    if (!digits) throw Error(ErrorCode::kBadInput, "JSON field \"cnt\": not a count");
+    a.cnt = std::stoull(text);
+  } else {
+    a.cnt = FieldValue<std::uint64_t>(cnt, "cnt");
+  }
   return a;
 }
 

@@ -1,5 +1,6 @@
 #include "slot_json.hpp"
 
+#include "json_fields.hpp"
 #include "pgha/error.hpp"
 
 namespace pgha::agent {
@@ -7,15 +8,6 @@ namespace pgha::agent {
 using nlohmann::json;
 
 namespace {
-
-template <typename T>
-T Field(const json& j, const char* key, T fallback) {
-  try {
-    return j.contains(key) && !j.at(key).is_null() ? j.at(key).get<T>() : fallback;
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::kBadInput, std::string("JSON field \"") + key + "\": " + e.what());
-  }
-}
 
 std::string LsnText(Lsn lsn) {
   return lsn.ToString();
@@ -55,8 +47,20 @@ std::vector<std::uint8_t> Unhex(const std::string& text) {
 }
 
 std::optional<std::uint32_t> OptionalXid(const json& j, const char* key) {
+  RequireObject(j, key);
   if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
-  return Field<std::uint32_t>(j, key, 0);
+  return FieldValue<std::uint32_t>(j.at(key), key);
+}
+
+// A list of objects under `key` (none when missing).
+const json& ArrayField(const json& j, const char* key) {
+  static const json kNone = json::array();
+  RequireObject(j, key);
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return kNone;
+  if (!it->is_array())
+    throw Error(ErrorCode::kBadInput, std::string("JSON field \"") + key + "\": not an array");
+  return *it;
 }
 
 }  // namespace
@@ -123,8 +127,8 @@ MasterSlots MasterSlotsFromJson(const json& j) {
   MasterSlots m;
   m.server_version = Field<int>(j, "server_version", 0);
   m.running = Field<bool>(j, "running", false);
-  m.slots = LogicalSlotsFromJson(j.value("slots", json::array()));
-  m.holds = LogicalSlotsFromJson(j.value("holds", json::array()));
+  m.slots = LogicalSlotsFromJson(ArrayField(j, "slots"));
+  m.holds = LogicalSlotsFromJson(ArrayField(j, "holds"));
   m.physical_slot_exists = Field<bool>(j, "physical_slot_exists", false);
   m.physical_xmin = OptionalXid(j, "physical_xmin");
   m.physical_catalog_xmin = OptionalXid(j, "physical_catalog_xmin");
@@ -182,8 +186,7 @@ json ToJson(const SlotSyncReport& r) {
 SlotSyncReport SlotSyncReportFromJson(const json& j) {
   SlotSyncReport r;
   r.node = Field<std::string>(j, "node", "");
-  for (const json& s : j.value("slots", json::array()))
-    r.slots.push_back(SlotCopyStatusFromJson(s));
+  for (const json& s : ArrayField(j, "slots")) r.slots.push_back(SlotCopyStatusFromJson(s));
   r.dropped = Field<std::vector<std::string>>(j, "dropped", {});
   r.restarted = Field<bool>(j, "restarted", false);
   return r;
