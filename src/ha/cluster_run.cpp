@@ -144,7 +144,16 @@ void Cluster::Run::StartSlaveOf(NodeControl& node, NodeControl& master) {
 void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
   NodeFacts mine = Step(self, "read WAL position", [&] { return self.Facts(); });
   for (NodeControl* peer : AllNodes()) {
-    if (peer == &self || TryState(*peer) != NodeState::kInactive) continue;
+    if (peer == &self) continue;
+    auto state = TryState(*peer);
+    if (!state && !options_.force) {
+      // A stopped peer may hold WAL this node lacks; starting without it would lose that.
+      throw Error(ErrorCode::kPeerUnreachable,
+                  peer->address().name + " stopped answering: its WAL may not all be on " +
+                      self.address().name +
+                      ". HINT: retry; if that node is down, repeat with force=true");
+    }
+    if (state != NodeState::kInactive) continue;
     NodeFacts theirs = Step(*peer, "read WAL position", [&] { return peer->Facts(); });
     if (theirs.timeline == mine.timeline && theirs.end_of_wal > mine.end_of_wal) {
       mine = PullMissingWal(self, *peer, theirs);

@@ -263,6 +263,48 @@ TEST_CASE("failover promote first copies the WAL a stopped old master did not sh
   }
 }
 
+TEST_CASE("failover stops when the old master's agent stops answering after the first check") {
+  // Found by the fault suite (kill the old master's agent as the failover begins): skipping
+  // the node then lost the WAL it had not shipped, and with restart left it diverged.
+  for (FailoverMethod how : {FailoverMethod::kRestart, FailoverMethod::kPromote}) {
+    FakeWorld w;
+    Pair(w);
+    w.MakeCluster("n2", {"n1"}).StopRole(pgha::NodeState::kMaster);
+    w["n1"].end = w["n1"].end + 0x3000;  // written and flushed, never sent
+    Lsn slave_end = w["n2"].end;
+    w["n1"].state_answers_left = 1;  // answers "is it a master?", then its agent dies
+    CHECK(CodeOf([&] { w.MakeCluster("n2", {"n1"}).Failover(how); }) ==
+          ErrorCode::kPeerUnreachable);
+    // The slave is as it was: running, streaming configuration, nothing promoted or pulled.
+    CHECK(w["n2"].running);
+    CHECK(w["n2"].standby);
+    CHECK(w["n2"].timeline == 1);
+    CHECK(w["n2"].end == slave_end);
+    CHECK(w["n2"].pulled == 0);
+    // Its agent restarted (leases are in memory), the retried failover copies the WAL first.
+    w["n1"].reachable = true;
+    w["n1"].state_answers_left = -1;
+    w["n1"].lease.clear();
+    OperationResult r = w.MakeCluster("n2", {"n1"}).Failover(how);
+    CHECK(w["n2"].pulled > 0);
+    CHECK(w["n2"].end >= w["n1"].end);
+    CHECK(r.states.at("n2") == "single");
+  }
+}
+
+TEST_CASE("starting a stopped node as master stops when a peer stops answering") {
+  FakeWorld w;
+  Pair(w);
+  w.MakeCluster("n1", {"n2"}).StopRole(pgha::NodeState::kMaster);
+  w.MakeCluster("n2", {"n1"}).StopRole(pgha::NodeState::kSlave);
+  w["n1"].end = w["n1"].end + 0x3000;  // the old master's WAL n2 never received
+  w["n1"].state_answers_left = 1;
+  CHECK(CodeOf([&] { w.MakeCluster("n2", {"n1"}).StartCurrent(); }) ==
+        ErrorCode::kPeerUnreachable);
+  CHECK_FALSE(w["n2"].running);
+  CHECK(w["n2"].pulled == 0);
+}
+
 TEST_CASE("a forced failover promote with the old master's host down promotes as it runs") {
   FakeWorld w;
   Pair(w);

@@ -28,6 +28,9 @@ FakePg& FakeNode::pg() {
 
 NodeState FakeNode::State() {
   world_.Tick();
+  FakePg& raw = world_[address_.name];
+  if (raw.state_answers_left == 0) raw.reachable = false;
+  if (raw.state_answers_left > 0) --raw.state_answers_left;
   FakePg& p = pg();
   NodeObservation seen;
   seen.running = p.running;

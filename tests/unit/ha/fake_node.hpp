@@ -20,6 +20,8 @@ struct FakePg {
   Lsn end{0x3000028};                       // end of WAL
   std::map<TimelineId, Lsn> switch_points;  // ancestors: timeline -> where it ended
   bool reachable = true;
+  // The agent answers this many more State() calls, then stops answering (-1: always).
+  int state_answers_left = -1;
   int pulled = 0;  // WAL files copied into it
   int rewinds = 0;
   std::string lease;  // holder of its operation lease
