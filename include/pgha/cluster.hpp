@@ -22,6 +22,7 @@
 #include "pgha/node_state.hpp"
 #include "pgha/stop_mode.hpp"
 #include "pgha/wal_file.hpp"
+#include "pgha/wal_scan.hpp"
 
 namespace pgha {
 
@@ -41,10 +42,12 @@ struct NodeFacts {
   Lsn checkpoint;
   Lsn redo;
   Lsn end_of_wal;  ///< lastLsn: flush/receive position when running, scanned end when stopped
+  /// The last record before end_of_wal, when the node is stopped (its pg_wal was scanned).
+  std::optional<WalRecordRef> last_record;
 };
 
 /// The seed's validLsn answer: code 0 valid (cnt records behind), 1 file missing,
-/// 2 mid-record, 3 no entry, 4 diverged.
+/// 2 mid-record, 3 no entry, 4 diverged; and pgha's 5, record differs (ValidLsnCode).
 struct ValidLsnAnswer {
   int code = 0;
   std::string msg;
@@ -75,8 +78,12 @@ class PGHA_API NodeControl {
   virtual void StartCurrent() = 0;
   /// Promotes a running standby (new timeline).
   virtual void Promote() = 0;
-  /// Whether (timeline, lsn) is on this node's history, in the seed's codes.
-  virtual ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) = 0;
+  /// Whether (timeline, lsn) is on this node's history, in the seed's codes; with `last`
+  /// (the asking node's last record before `lsn`), also whether that record is this node's
+  /// (code 5 when not).
+  virtual ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn,
+                                  const std::optional<WalRecordRef>& last) = 0;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) { return ValidLsn(timeline, lsn, {}); }
   /// The files a node at (timeline, lsn) needs to reach this node's end of WAL.
   virtual std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) = 0;
   /// Copies WAL file `file` from node `from` into this (stopped) node's pg_wal, MD5-checked;

@@ -19,6 +19,7 @@
 #include "pgha/stop_mode.hpp"
 #include "pgha/timeline.hpp"
 #include "pgha/wal_file.hpp"
+#include "pgha/wal_scan.hpp"
 
 namespace pgha {
 
@@ -172,6 +173,9 @@ struct LsnFacts {
   std::string wal_file;     ///< walFile: segment holding last_lsn on `timeline`
   TimelineId timeline = 0;  ///< timeLineID (decimal in the seed's JSON)
   Lsn last_lsn;             ///< lastLsn: the true end of WAL
+  /// The last record before last_lsn, when the facts come from a stopped server's pg_wal
+  /// (what validLsn compares on the node it would follow). Not known for a running server.
+  std::optional<WalRecordRef> last_record;
 };
 
 /// One result row: each column's text, nullopt for SQL NULL.

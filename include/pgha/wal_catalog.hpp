@@ -15,6 +15,7 @@
 #include "pgha/lsn.hpp"
 #include "pgha/timeline.hpp"
 #include "pgha/wal_file.hpp"
+#include "pgha/wal_scan.hpp"
 
 namespace pgha {
 
@@ -77,6 +78,11 @@ enum class ValidLsnCode : int {
   kMidRecord = 2,    ///< the LSN is not at a record boundary
   kNoEntry = 3,      ///< beyond this node's end of WAL, or the timeline is not in its history
   kDiverged = 4,     ///< an older timeline of this node's history, past its switch point
+  /// pgha's addition to the seed's codes: the record before the LSN, as the asking node has
+  /// it, is not this node's record there. The two wrote different WAL at the same positions
+  /// of one timeline (an old master that wrote WAL nobody received, after a failover by
+  /// restart): pg_rewind cannot repair that; the node must be re-created (pg/sync).
+  kRecordDiffers = 5,
 };
 
 /// The answer of WalCatalog::ValidLsn, in the seed's {code, msg, cnt} shape.
@@ -195,6 +201,12 @@ class PGHA_API WalCatalog {
   /// `cnt` come from ScanWalDirectory over pg_wal along `end.history`. Throws kBadInput for an
   /// invalid `end`, kIo.
   ValidLsnResult ValidLsn(TimelineId tli, Lsn lsn, const WalPosition& end) const;
+  /// The same, and when the answer is valid or mid-record and `last` (the asking node's last
+  /// record before `lsn`) is given, that record must be this node's record at that position:
+  /// otherwise kRecordDiffers (or kFileMissing when the segment holding it is gone). Throws
+  /// kBadInput for a `last.start` that is not 8-byte aligned.
+  ValidLsnResult ValidLsn(TimelineId tli, Lsn lsn, const WalPosition& end,
+                          const std::optional<WalRecordRef>& last) const;
 
   /// How many files this catalogue has hashed (cache misses), for tests and statistics.
   std::uint64_t HashesComputed() const noexcept;
@@ -209,7 +221,7 @@ class PGHA_API WalCatalog {
 };
 
 /// The stable lower-case name of a validLsn code: "valid", "file_missing", "mid_record",
-/// "no_entry", "diverged".
+/// "no_entry", "diverged", "record_differs".
 PGHA_API std::string_view ValidLsnCodeName(ValidLsnCode code) noexcept;
 
 }  // namespace pgha

@@ -24,6 +24,17 @@ struct WalScanOptions {
   std::uint32_t segment_size = 0;
   /// When set, every long header must carry this system identifier.
   std::optional<std::uint64_t> system_identifier;
+  /// Stop after this many valid records (0: read to the end of valid WAL). The result's
+  /// `end` is then the end of the last record read.
+  std::uint64_t max_records = 0;
+};
+
+/// One WAL record by position and content: where it starts and its xl_crc (CRC-32C over the
+/// record's data and header). Two nodes with the same record at the same position on the same
+/// timeline wrote the same WAL up to its end; different CRCs mean the WAL diverged there.
+struct WalRecordRef {
+  Lsn start;
+  std::uint32_t crc = 0;
 };
 
 /// The result of a scan. The scan never throws for bad WAL: bad WAL is where it stops.
@@ -37,6 +48,8 @@ struct WalScanResult {
   Lsn end;
   /// Start of the last valid record; invalid when there was none.
   Lsn last_record;
+  /// xl_crc of that record (0 when there was none).
+  std::uint32_t last_record_crc = 0;
   /// Valid records read from `start`.
   std::uint64_t records = 0;
   /// xlp_tli of the last page read (0 when none).

@@ -81,6 +81,7 @@ NodeFacts LocalNode::Facts() {
   f.checkpoint = lf.checkpoint;
   f.redo = lf.redo;
   f.end_of_wal = lf.last_lsn;
+  f.last_record = lf.last_record;
   return f;
 }
 
@@ -165,9 +166,10 @@ WalPosition LocalNode::Position() {
   return WalPosition{instance_.History(), instance_.EndOfWal()};
 }
 
-ValidLsnAnswer LocalNode::ValidLsn(TimelineId timeline, Lsn lsn) {
+ValidLsnAnswer LocalNode::ValidLsn(TimelineId timeline, Lsn lsn,
+                                   const std::optional<WalRecordRef>& last) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ValidLsnResult r = catalog().ValidLsn(timeline, lsn, Position());
+  ValidLsnResult r = catalog().ValidLsn(timeline, lsn, Position(), last);
   return {static_cast<int>(r.code), r.msg, r.cnt};
 }
 

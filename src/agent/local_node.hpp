@@ -48,7 +48,9 @@ class LocalNode : public NodeControl {
   void StartSlave(const NodeAddress& upstream) override;
   void StartCurrent() override;
   void Promote() override;
-  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) override;
+  using NodeControl::ValidLsn;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn,
+                          const std::optional<WalRecordRef>& last) override;
   std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
   void Rewind(const NodeAddress& source) override;

@@ -1,6 +1,7 @@
 #include "node_json.hpp"
 
 #include <cctype>
+#include <cstdio>
 
 #include "json_fields.hpp"
 #include "pgha/error.hpp"
@@ -31,12 +32,30 @@ NodeAddress NodeAddressFromJson(const json& j) {
   return n;
 }
 
+std::string CrcHex(std::uint32_t crc) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", crc);
+  return buf;
+}
+
+std::uint32_t ParseCrcHex(const std::string& text) {
+  bool hex = text.size() == 8;
+  for (char c : text) hex = hex && std::isxdigit(static_cast<unsigned char>(c)) != 0;
+  if (!hex) throw Error(ErrorCode::kBadInput, "a WAL record CRC is 8 hex digits");
+  return static_cast<std::uint32_t>(std::stoul(text, nullptr, 16));
+}
+
 json ToJson(const NodeFacts& f) {
-  return {{"state", NodeStateName(f.state)},
-          {"timeline", f.timeline},
-          {"checkpoint", f.checkpoint.ToString()},
-          {"redo", f.redo.ToString()},
-          {"end_of_wal", f.end_of_wal.ToString()}};
+  json j = {{"state", NodeStateName(f.state)},
+            {"timeline", f.timeline},
+            {"checkpoint", f.checkpoint.ToString()},
+            {"redo", f.redo.ToString()},
+            {"end_of_wal", f.end_of_wal.ToString()}};
+  if (f.last_record) {
+    j["last_record"] = {{"lsn", f.last_record->start.ToString()},
+                        {"crc", CrcHex(f.last_record->crc)}};
+  }
+  return j;
 }
 
 NodeFacts NodeFactsFromJson(const json& j) {
@@ -48,6 +67,10 @@ NodeFacts NodeFactsFromJson(const json& j) {
   f.checkpoint = LsnField(j, "checkpoint");
   f.redo = LsnField(j, "redo");
   f.end_of_wal = LsnField(j, "end_of_wal");
+  if (j.contains("last_record") && !j.at("last_record").is_null()) {
+    const json& r = j.at("last_record");
+    f.last_record = WalRecordRef{LsnField(r, "lsn"), ParseCrcHex(Field<std::string>(r, "crc"))};
+  }
   return f;
 }
 

@@ -2,6 +2,9 @@
 #ifndef PGHA_AGENT_NODE_JSON_HPP
 #define PGHA_AGENT_NODE_JSON_HPP
 
+#include <cstdint>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "pgha/cluster.hpp"
@@ -10,6 +13,10 @@ namespace pgha::agent {
 
 nlohmann::json ToJson(const NodeAddress& n);
 NodeAddress NodeAddressFromJson(const nlohmann::json& j);
+/// A WAL record's xl_crc as 8 lower-case hex digits, and back (Error kBadInput otherwise).
+std::string CrcHex(std::uint32_t crc);
+std::uint32_t ParseCrcHex(const std::string& text);
+/// With "last_record": {"lsn", "crc"} when known.
 nlohmann::json ToJson(const NodeFacts& f);
 NodeFacts NodeFactsFromJson(const nlohmann::json& j);
 /// The seed's validLsn body: {"code":0,"msg":"Valid lsn","cnt":"1"} (cnt is a string there).

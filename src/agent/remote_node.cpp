@@ -83,9 +83,11 @@ void RemoteNode::Promote() {
   Call(HttpMethod::kPost, "internal/promote");
 }
 
-ValidLsnAnswer RemoteNode::ValidLsn(TimelineId timeline, Lsn lsn) {
-  return ValidLsnFromJson(
-      ParseBody(Call(HttpMethod::kGet, "validLsn/" + LsnPath(timeline, lsn)), "validLsn"));
+ValidLsnAnswer RemoteNode::ValidLsn(TimelineId timeline, Lsn lsn,
+                                    const std::optional<WalRecordRef>& last) {
+  std::string path = "validLsn/" + LsnPath(timeline, lsn);
+  if (last) path += "?record=" + last->start.ToString() + "&crc=" + CrcHex(last->crc);
+  return ValidLsnFromJson(ParseBody(Call(HttpMethod::kGet, path), "validLsn"));
 }
 
 std::vector<WalFileRef> RemoteNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {

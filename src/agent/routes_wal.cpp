@@ -73,6 +73,22 @@ HttpResponse Uploaded(Agent::Impl& a, const std::string& name, std::string_view 
   return Json({{"code", 0}, {"msg", "The file <" + r.path + "> was uploaded"}});
 }
 
+// validLsn's optional `record=X/Y&crc=xxxxxxxx`: the asking node's last record before the
+// LSN (both or neither; a record start is 8-byte aligned, a CRC 8 hex digits).
+std::optional<WalRecordRef> RecordQuery(const HttpRequest& req) {
+  std::optional<std::string> record = req.Query("record");
+  std::optional<std::string> crc = req.Query("crc");
+  if (!record && !crc) return std::nullopt;
+  if (!record || !crc) throw Error(ErrorCode::kBadInput, "validLsn: give both record and crc");
+  WalRecordRef ref;
+  ref.start = Lsn::Parse(*record);
+  if (ref.start.value() % 8 != 0)
+    throw Error(ErrorCode::kBadInput, "validLsn: record " + ref.start.ToString() +
+                                          " is not a record start (records are 8-byte aligned)");
+  ref.crc = ParseCrcHex(*crc);
+  return ref;
+}
+
 }  // namespace
 
 void AddWalRoutes(Agent::Impl& a, Router& r) {
@@ -112,7 +128,7 @@ void AddWalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kGet, "/api/pg/v1/validLsn/:tl/:hi/:lo",
       [&a](const HttpRequest& req) {
         auto [tli, lsn] = Position(req);
-        return Json(ToJson(a.local->ValidLsn(tli, lsn)));
+        return Json(ToJson(a.local->ValidLsn(tli, lsn, RecordQuery(req))));
       },
       kBlocking);
   r.Add(

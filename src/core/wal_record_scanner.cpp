@@ -35,6 +35,10 @@ WalScanResult WalRecordScanner::Run(std::uint64_t start, bool find_first) {
     result_.start = result_.end = Lsn(start);
     next_ = start;
     while (ReadRecord()) {
+      if (max_records_ != 0 && result_.records >= max_records_) {
+        result_.stop_reason = "read " + std::to_string(max_records_) + " record(s) as asked";
+        break;
+      }
     }
   }
   result_.timeline = reader_.latest_timeline();
@@ -244,6 +248,7 @@ bool WalRecordScanner::Accept(std::uint64_t rec, const std::uint8_t* header, std
   rand_access_ = false;
   next_ = end;
   result_.last_record = Lsn(rec);
+  result_.last_record_crc = wal::Load32(header + wal::kXlCrcOffset);
   ++result_.records;
   result_.end = Lsn(end);
   return true;

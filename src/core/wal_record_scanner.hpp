@@ -25,6 +25,8 @@ class WalRecordScanner {
   /// the first record that starts there (XLogFindNextRecord); otherwise `start` is a record
   /// start or a page boundary (XLogBeginRead).
   WalScanResult Run(std::uint64_t start, bool find_first);
+  /// Stops after `n` valid records (0: no limit).
+  void set_max_records(std::uint64_t n) { max_records_ = n; }
 
  private:
   enum class Span { kOk, kFailed, kRestart };
@@ -53,6 +55,7 @@ class WalRecordScanner {
   std::uint64_t prev_ = 0;      // DecodeRecPtr: start of the last valid record
   bool rand_access_ = true;     // only the first record's xl_prev is checked loosely
   TimelineId checked_tli_ = 0;  // last page timeline found in history_
+  std::uint64_t max_records_ = 0;
 };
 
 }  // namespace pgha

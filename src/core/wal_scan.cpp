@@ -43,6 +43,7 @@ WalScanResult Scan(WalSegmentSource& source, std::uint32_t segment_size,
                    const TimelineHistory* history) {
   WalPageReader reader(source, WalReaderConfig{segment_size, options.system_identifier});
   WalRecordScanner scanner(reader, history);
+  scanner.set_max_records(options.max_records);
   if (options.start.IsValid()) return scanner.Run(options.start.value(), false);
   return scanner.Run(first_segment * segment_size, true);
 }

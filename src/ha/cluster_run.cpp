@@ -126,8 +126,17 @@ void Cluster::Run::StartSlaveOf(NodeControl& node, NodeControl& master) {
   if (facts.timeline != 0 && facts.end_of_wal.IsValid()) {
     ValidLsnAnswer answer = Step(
         master, "validLsn " + std::to_string(facts.timeline) + "/" + facts.end_of_wal.ToString(),
-        [&] { return master.ValidLsn(facts.timeline, facts.end_of_wal); });
-    if (answer.code == 4 || answer.code == 2) {
+        [&] { return master.ValidLsn(facts.timeline, facts.end_of_wal, facts.last_record); });
+    if (answer.code == 5 || answer.code == 2) {
+      // Different WAL at the same positions of one timeline (5: the node's last record is
+      // not the master's; 2: its end is not even a record boundary there): PostgreSQL would
+      // not stream into it, and pg_rewind, which finds divergence at timeline switches, says
+      // "no rewind required". Only a new copy of the master repairs it.
+      throw Error(ErrorCode::kConflict, node.address().name + " cannot follow " +
+                                            master.address().name + ": " + answer.msg +
+                                            ". HINT: re-create it from the master with pg/sync");
+    }
+    if (answer.code == 4) {
       Step(node, "pg_rewind from " + master.address().name, [&] { node.Rewind(master.address()); });
     } else if (answer.code != 0) {
       throw Error(ErrorCode::kConflict, node.address().name + " cannot follow " +

@@ -124,8 +124,10 @@ LsnFacts StoppedLsnFacts(const Instance& in) {
   scan.start = cd.redo;
   scan.segment_size = cd.wal_segment_size;
   scan.system_identifier = cd.system_identifier;
-  f.last_lsn =
-      ScanWalDirectory(inst::DataPath(in, "pg_wal"), ReadHistory(in, f.timeline), scan).end;
+  WalScanResult wal =
+      ScanWalDirectory(inst::DataPath(in, "pg_wal"), ReadHistory(in, f.timeline), scan);
+  f.last_lsn = wal.end;
+  if (wal.last_record.IsValid()) f.last_record = WalRecordRef{wal.last_record, wal.last_record_crc};
   f.wal_file = WalSegmentFileName(f.timeline, f.last_lsn, cd.wal_segment_size);
   return f;
 }

@@ -86,6 +86,7 @@ std::string_view ValidLsnCodeName(ValidLsnCode code) noexcept {
     case ValidLsnCode::kMidRecord: return "mid_record";
     case ValidLsnCode::kNoEntry: return "no_entry";
     case ValidLsnCode::kDiverged: return "diverged";
+    case ValidLsnCode::kRecordDiffers: return "record_differs";
   }
   return "unknown";
 }

@@ -1,4 +1,5 @@
 // WalCatalog::From (the files a node needs to catch up) and WalCatalog::ValidLsn.
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -200,6 +201,45 @@ std::vector<WalFileInfo> WalCatalog::From(const std::string& wal_file_name,
                                           " file: From takes a segment or partial segment name");
   }
   return From(n.timeline, n.StartLsn(), end);
+}
+
+ValidLsnResult WalCatalog::ValidLsn(TimelineId tli, Lsn lsn, const WalPosition& end,
+                                    const std::optional<WalRecordRef>& last) const {
+  ValidLsnResult answer = ValidLsn(tli, lsn, end);
+  const bool on_history =
+      answer.code == ValidLsnCode::kValid || answer.code == ValidLsnCode::kMidRecord;
+  if (!on_history || !last || !last->start.IsValid() || last->start >= lsn) return answer;
+  // On this node's history; the record before `lsn` must be this node's too (when `lsn` is
+  // not even a record boundary here, a different record says why).
+  const std::uint32_t segment_size = impl_->segment_size();
+  const std::vector<TimelineSpan> spans = catalog::ContentSpans(end, segment_size);
+  if (std::optional<std::string> gone =
+          MissingSegment(spans, impl_->ReadDir(), last->start, end, segment_size)) {
+    return {ValidLsnCode::kFileMissing,
+            "WAL file \"" + *gone + "\" (from the record at " + last->start.ToString() +
+                " to the end of WAL) is missing from pg_wal",
+            0};
+  }
+  WalScanOptions options;
+  options.start = last->start;
+  options.segment_size = segment_size;
+  options.system_identifier = impl_->configured_system_identifier();
+  options.max_records = 1;
+  const WalScanResult scan = ScanWalDirectory(impl_->dir(), end.history, options);
+  if (scan.records == 1 && scan.last_record_crc == last->crc) return answer;
+  char theirs[9];
+  std::snprintf(theirs, sizeof theirs, "%08x", last->crc);
+  std::string here = "no record starts there";
+  if (scan.records == 1) {
+    char crc[9];
+    std::snprintf(crc, sizeof crc, "%08x", scan.last_record_crc);
+    here = "this node's has CRC " + std::string(crc);
+  }
+  return {ValidLsnCode::kRecordDiffers,
+          "record differs: the record at " + last->start.ToString() + " before " + At(tli, lsn) +
+              " (CRC " + theirs + ") is not this node's (" + here +
+              "): the nodes wrote different WAL at the same positions of one timeline",
+          0};
 }
 
 ValidLsnResult WalCatalog::ValidLsn(TimelineId tli, Lsn lsn, const WalPosition& end) const {

@@ -32,7 +32,8 @@ def test_bad_input_gets_json_errors(cluster):
     start_pair(cluster)
     for path, want in [("instance/nonsense", 404), ("walFile/..%2Fpg_hba.conf", 400),
                        ("walFile/00000001000000000000000g", 400), ("validLsn/x/0/1", 400),
-                       ("walFiles/1/0/zz", 400)]:
+                       ("walFiles/1/0/zz", 400), ("validLsn/1/0/1?record=0/2C&crc=0badcafe", 400),
+                       ("validLsn/1/0/1?record=0/28", 400)]:
         status, body = cluster.call("pg-node01", "GET", path)
         assert status == want, (path, status, body)
         assert body["code"] != 0 and body["msg"]
@@ -49,6 +50,14 @@ def test_wal_routes(cluster):
     assert files and all(len(f["md5"]) == 32 for f in files)
     valid = cluster.ok("pg-node01", "GET", f"validLsn/{tl}/{hi}/{lo}")
     assert valid["code"] == 0 and int(valid["cnt"]) >= 1
+    # A last record that is not the node's (no record starts 8 bytes before the redo point,
+    # inside the record before it): 5, record differs.
+    redo = int(hi, 16) << 32 | int(lo, 16)
+    if redo % 8192 > 40:  # not the first record after a page header
+        before = redo - 8
+        differs = cluster.ok("pg-node01", "GET", f"validLsn/{tl}/{hi}/{lo}?record="
+                             f"{before >> 32:X}/{before & 0xFFFFFFFF:X}&crc=0badcafe")
+        assert differs["code"] == 5 and "record differs" in differs["msg"], differs
     assert cluster.ok("pg-node01", "GET", "in_recovery") == {"in_recovery": "f"}
     assert cluster.ok("pg-node02", "GET", "in_recovery") == {"in_recovery": "t"}
 

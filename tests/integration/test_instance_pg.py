@@ -392,3 +392,46 @@ def test_standby_config_files_and_bad_input(nodes):
     with pytest.raises(pgha.BadInputError):
         nodes.new("n2").init(subnet="10.0.0.0", mask=33)
     assert not os.path.exists(os.path.join(nodes.base, "n2"))
+
+
+def test_valid_lsn_sees_an_old_master_diverged_on_its_own_timeline(nodes):
+    """A failover by restart keeps timeline 1: WAL the old master wrote and never sent, and
+    the new master's WAL, sit at the same positions of one timeline. Timeline and record
+    boundaries cannot tell them apart; the old master's last record (start and xl_crc, from
+    its own pg_wal) compared on the new master can (code 5), and the new master's own records
+    stay valid."""
+    p, s = primary_and_standby(nodes)
+    p.query("CREATE TABLE t (i int, who text)")
+    pg_harness.wait_for(lambda: caught_up(p, s), 30, "n2 to replay n1's WAL")
+    s.stop("fast")
+    p.query("INSERT INTO t SELECT g, 'old master' FROM generate_series(1, 2000) g")
+    p.stop("immediate")  # dies with WAL n2 never received
+    old = p.lsn_facts()
+    s.remove_standby_config()
+    s = nodes.start(s)  # timeline 1 goes on from n2's end
+    pg_harness.wait_for(lambda: s.state() == "single", 30, "n2 as a primary")
+    s.query("INSERT INTO t SELECT g, 'new master' FROM generate_series(1, 6000) g")
+    assert s.lsn_facts()["timeLineID"] == "1"
+    end = pgha.WalPosition(s.history(), s.end_of_wal())
+    assert end.end_of_wal > pgha.Lsn(old["lastLsn"])
+
+    old_scan = pgha.scan_wal_directory(os.path.join(p.data_dir, "pg_wal"), 1,
+                                       start=old["chkRedoPoint"])
+    assert str(old_scan.end) == old["lastLsn"]
+    assert old_scan.last_record is not None and old_scan.last_record < old_scan.end
+    catalog = pgha.WalCatalog(os.path.join(s.data_dir, "pg_wal"),
+                              int(controldata(s)["Bytes per WAL segment"]))
+    r = catalog.valid_lsn(1, old["lastLsn"], end, record=old_scan.last_record,
+                          crc=old_scan.last_record_crc)
+    assert (r.code, r.code_name) == (5, "record_differs"), r.msg
+    assert str(old_scan.last_record) in r.msg
+
+    # One of n2's own records, and the position after it: valid.
+    mine = pgha.scan_wal_directory(os.path.join(s.data_dir, "pg_wal"), 1,
+                                   start=old["chkRedoPoint"], max_records=1)
+    assert mine.records == 1 and mine.last_record == pgha.Lsn(old["chkRedoPoint"])
+    ok = catalog.valid_lsn(1, mine.end, end, record=mine.last_record, crc=mine.last_record_crc)
+    assert ok.code == 0, ok.msg
+    assert ok.cnt > 0
+    with pytest.raises(pgha.BadInputError):
+        catalog.valid_lsn(1, mine.end, end, record=mine.last_record)

@@ -190,6 +190,11 @@ def test_failover_when_the_old_masters_host_is_gone():
                     entry["recovery"] = recovery.calls
                     writer.stop()
                     entry.update(check_sound(c, writer))
+                    # A diverged old master is refused at once (409), never started to sit in
+                    # recovery until the deadline (504).
+                    stuck = [call for call in recovery.calls
+                             if "instance/slave" in call and call.endswith("-> 504")]
+                    assert not stuck, f"a node was started and never streamed: {stuck}"
                     entry["ok"] = True
                 except Exception as e:
                     entry["ok"] = False

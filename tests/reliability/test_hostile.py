@@ -242,6 +242,9 @@ def test_hostile_requests(cluster):
     for path in ["validLsn/x/0/1", "validLsn/0/0/1", "validLsn/4294967296/0/1",
                  "validLsn/-1/0/1", "validLsn/1/G/1", "validLsn/1/0/123456789",
                  "validLsn/1/%20/1", "validLsn/99999999999999999999/0/1",
+                 "validLsn/1/0/1?record=0/28", "validLsn/1/0/1?crc=0badcafe",
+                 "validLsn/1/0/1?record=0/2C&crc=0badcafe", "validLsn/1/0/1?record=x&crc=0badcafe",
+                 "validLsn/1/0/1?record=0/28&crc=badcafe", "validLsn/1/0/1?record=0/28&crc=0xbadcaf",
                  "walFiles/1/0/zz", "walFiles/1/0x0/0", "walFiles/1/+0/0"]:
         r.check("LSN and timeline", f"GET {path}", {400}, r.http("GET", path))
 

@@ -174,6 +174,7 @@ class WalScanResult:
     start: Lsn
     end: Lsn
     last_record: Optional[Lsn]
+    last_record_crc: int  # xl_crc of last_record (0 when none)
     records: int
     timeline: int
     page_magic: int
@@ -184,10 +185,12 @@ class WalScanResult:
     stop_reason: str
 
 def scan_wal_files(paths: Sequence[str], start: Optional[LsnLike] = None, segment_size: int = 0,
-                   system_identifier: Optional[int] = None) -> WalScanResult: ...
+                   system_identifier: Optional[int] = None,
+                   max_records: int = 0) -> WalScanResult: ...
 def scan_wal_directory(dir: str, history: Union[TimelineHistory, int] = 1,
                        start: Optional[LsnLike] = None, segment_size: int = 0,
-                       system_identifier: Optional[int] = None) -> WalScanResult: ...
+                       system_identifier: Optional[int] = None,
+                       max_records: int = 0) -> WalScanResult: ...
 def derive_node_state(running: bool, in_recovery: bool = False, receiver_streaming: bool = False,
                       streaming_standbys: int = 0) -> str: ...
 
@@ -299,7 +302,7 @@ class WalFileInfo:
     md5: str  # 32 lower-case hex digits; "" when listed with with_md5=False
 
 class ValidLsnResult:
-    code: int  # 0 valid, 1 file missing, 2 mid-record, 3 no entry, 4 diverged
+    code: int  # 0 valid, 1 file missing, 2 mid-record, 3 no entry, 4 diverged, 5 record differs
     code_name: str
     msg: str
     cnt: int
@@ -334,7 +337,8 @@ class WalCatalog:
     def install(self, name: str, data: bytes, md5: Optional[str] = None) -> InstallResult: ...
     def begin_install(self, name: str, md5: Optional[str] = None,
                       size: Optional[int] = None) -> WalUpload: ...
-    def valid_lsn(self, timeline: int, lsn: LsnLike, end: WalPosition) -> ValidLsnResult: ...
+    def valid_lsn(self, timeline: int, lsn: LsnLike, end: WalPosition, *,
+                  record: Optional[LsnLike] = None, crc: Optional[int] = None) -> ValidLsnResult: ...
 
 # ---- logical slots kept on standbys (docs/slots.md) -------------------------------------------
 

@@ -146,10 +146,18 @@ void BindCatalog(pb::module_& m) {
           pb::arg("name"), pb::arg("md5") = pb::none(), pb::arg("size") = pb::none())
       .def(
           "valid_lsn",
-          [](const WalCatalog& c, TimelineId tli, Lsn lsn, const WalPosition& end) {
-            return Unlocked([&] { return c.ValidLsn(tli, lsn, end); });
+          [](const WalCatalog& c, TimelineId tli, Lsn lsn, const WalPosition& end,
+             std::optional<Lsn> record, std::optional<std::uint32_t> crc) {
+            if (record.has_value() != crc.has_value())
+              throw Error(ErrorCode::kBadInput, "valid_lsn: give both record and crc, or neither");
+            std::optional<WalRecordRef> last;
+            if (record) last = WalRecordRef{*record, *crc};
+            return Unlocked([&] { return c.ValidLsn(tli, lsn, end, last); });
           },
-          pb::arg("timeline"), pb::arg("lsn"), pb::arg("end"))
+          pb::arg("timeline"), pb::arg("lsn"), pb::arg("end"), pb::kw_only(),
+          pb::arg("record") = pb::none(), pb::arg("crc") = pb::none(),
+          "The seed's validLsn; with the asking node's last record before `lsn` (its start and "
+          "xl_crc), code 5 when that record is not this node's.")
       .def_property_readonly("hashes_computed", &WalCatalog::HashesComputed)
       .def_property_readonly("dir", &WalCatalog::dir)
       .def_property_readonly("segment_size", &WalCatalog::segment_size);

@@ -10,8 +10,10 @@ namespace pgha::py {
 namespace {
 
 WalScanOptions MakeOptions(std::optional<Lsn> start, std::uint32_t segment_size,
-                           std::optional<std::uint64_t> system_identifier) {
+                           std::optional<std::uint64_t> system_identifier,
+                           std::uint64_t max_records) {
   WalScanOptions o;
+  o.max_records = max_records;
   o.start = start.value_or(Lsn());
   o.segment_size = segment_size;
   o.system_identifier = system_identifier;
@@ -26,6 +28,7 @@ void BindWalScan(pb::module_& m) {
       .def_readonly("end", &WalScanResult::end)
       .def_property_readonly("last_record",
                              [](const WalScanResult& r) { return LsnOrNone(r.last_record); })
+      .def_readonly("last_record_crc", &WalScanResult::last_record_crc)
       .def_readonly("records", &WalScanResult::records)
       .def_readonly("timeline", &WalScanResult::timeline)
       .def_readonly("page_magic", &WalScanResult::page_magic)
@@ -41,19 +44,21 @@ void BindWalScan(pb::module_& m) {
   m.def(
       "scan_wal_files",
       [](const std::vector<std::string>& paths, std::optional<Lsn> start,
-         std::uint32_t segment_size, std::optional<std::uint64_t> sysid) {
-        WalScanOptions o = MakeOptions(start, segment_size, sysid);
+         std::uint32_t segment_size, std::optional<std::uint64_t> sysid,
+         std::uint64_t max_records) {
+        WalScanOptions o = MakeOptions(start, segment_size, sysid, max_records);
         pb::gil_scoped_release release;
         return ScanWalFiles(paths, o);
       },
       pb::arg("paths"), pb::arg("start") = pb::none(), pb::arg("segment_size") = 0,
-      pb::arg("system_identifier") = pb::none(),
+      pb::arg("system_identifier") = pb::none(), pb::arg("max_records") = 0,
       "Finds the end of valid WAL in consecutive segment files.");
   m.def(
       "scan_wal_directory",
       [](const std::string& dir, std::variant<TimelineHistory, TimelineId> history,
-         std::optional<Lsn> start, std::uint32_t segment_size, std::optional<std::uint64_t> sysid) {
-        WalScanOptions o = MakeOptions(start, segment_size, sysid);
+         std::optional<Lsn> start, std::uint32_t segment_size, std::optional<std::uint64_t> sysid,
+         std::uint64_t max_records) {
+        WalScanOptions o = MakeOptions(start, segment_size, sysid, max_records);
         TimelineHistory h = std::holds_alternative<TimelineId>(history)
                                 ? TimelineHistory(std::get<TimelineId>(history))
                                 : std::get<TimelineHistory>(history);
@@ -62,6 +67,7 @@ void BindWalScan(pb::module_& m) {
       },
       pb::arg("dir"), pb::arg("history") = 1, pb::arg("start") = pb::none(),
       pb::arg("segment_size") = 0, pb::arg("system_identifier") = pb::none(),
+      pb::arg("max_records") = 0,
       "Finds the end of valid WAL in a pg_wal directory along a timeline history.");
 }
 

@@ -67,6 +67,23 @@ TEST_CASE("Node addresses and facts round-trip") {
   CHECK(g.checkpoint == f.checkpoint);
   CHECK(g.redo == f.redo);
   CHECK(g.end_of_wal == f.end_of_wal);
+  CHECK_FALSE(g.last_record);  // a running node's facts have none
+  CHECK_FALSE(agent::ToJson(f).contains("last_record"));
+
+  f.last_record = pgha::WalRecordRef{Lsn::Parse("1/88"), 0x0badcafe};
+  json j = agent::ToJson(f);
+  CHECK(j["last_record"] == json{{"lsn", "1/88"}, {"crc", "0badcafe"}});
+  g = agent::NodeFactsFromJson(j);
+  REQUIRE(g.last_record);
+  CHECK(g.last_record->start == f.last_record->start);
+  CHECK(g.last_record->crc == 0x0badcafe);
+  for (const char* crc : {"badcafe", "0badcafe0", "0badcafg", "-badcafe", ""}) {
+    CAPTURE(std::string(crc));
+    json bad = j;
+    bad["last_record"]["crc"] = crc;
+    CHECK(RefusedAsBadInput([&] { agent::NodeFactsFromJson(bad); }));
+  }
+  CHECK(agent::ParseCrcHex("0BADCAFE") == 0x0badcafe);
 }
 
 TEST_CASE("Malformed facts from a peer are refused") {

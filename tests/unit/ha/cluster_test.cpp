@@ -153,6 +153,38 @@ TEST_CASE("a node ahead of the master on the same timeline is refused, not start
   CHECK_FALSE(w["n2"].running);
 }
 
+TEST_CASE("an old master diverged on the same timeline is refused, neither started nor rewound") {
+  // A forced failover by restart: n2 goes on on timeline 1 from where it was; n1 had written
+  // past that, WAL n2 never received, and n2 then writes different WAL at those positions.
+  FakeWorld w;
+  Pair(w);
+  w["n1"].running = false;  // the master died with WAL it never sent
+  w["n1"].end = w["n1"].end + 0x400;
+  w["n1"].record_tag = 7;
+  w["n1"].reachable = false;
+  pgha::OperationOptions force;
+  force.force = true;
+  w.MakeCluster("n2", {"n1"}).Failover(FailoverMethod::kRestart, force);
+  CHECK(w["n2"].timeline == 1);
+  w.Write("n2", 0x2000);  // past n1's end: the boundaries look valid
+  w["n1"].reachable = true;
+  CHECK(w.ValidCode("n2", 1, w["n1"].end) == 0);
+  try {
+    w.MakeCluster("n1", {"n2"}).StartSlave();
+    FAIL("a diverged node was started");
+  } catch (const pgha::Error& e) {
+    CHECK(e.code() == ErrorCode::kConflict);
+    CHECK(std::string(e.what()).find("pg/sync") != std::string::npos);
+  }
+  CHECK_FALSE(w["n1"].running);
+  CHECK(w["n1"].rewinds == 0);
+  // The same node with the master's WAL (what pg/sync gives it) follows.
+  w["n1"].record_tag = w["n2"].record_tag;
+  w["n1"].end = w["n2"].end;
+  CHECK(w.MakeCluster("n1", {"n2"}).StartSlave().states ==
+        States{{"n1", "slave"}, {"n2", "master"}});
+}
+
 TEST_CASE("one operation at a time across the cluster") {
   FakeWorld w;
   Pair(w);
@@ -299,8 +331,7 @@ TEST_CASE("starting a stopped node as master stops when a peer stops answering")
   w.MakeCluster("n2", {"n1"}).StopRole(pgha::NodeState::kSlave);
   w["n1"].end = w["n1"].end + 0x3000;  // the old master's WAL n2 never received
   w["n1"].state_answers_left = 1;
-  CHECK(CodeOf([&] { w.MakeCluster("n2", {"n1"}).StartCurrent(); }) ==
-        ErrorCode::kPeerUnreachable);
+  CHECK(CodeOf([&] { w.MakeCluster("n2", {"n1"}).StartCurrent(); }) == ErrorCode::kPeerUnreachable);
   CHECK_FALSE(w["n2"].running);
   CHECK(w["n2"].pulled == 0);
 }

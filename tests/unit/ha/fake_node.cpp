@@ -47,6 +47,7 @@ NodeFacts FakeNode::Facts() {
   f.state = State();
   f.timeline = p.timeline;
   f.end_of_wal = p.end;
+  if (!p.running) f.last_record = WalRecordRef{p.end.Minus(0x18), p.record_tag};
   return f;
 }
 
@@ -89,9 +90,11 @@ void FakeNode::Promote() {
   p.upstream.clear();
 }
 
-ValidLsnAnswer FakeNode::ValidLsn(TimelineId timeline, Lsn lsn) {
-  pg();
+ValidLsnAnswer FakeNode::ValidLsn(TimelineId timeline, Lsn lsn,
+                                  const std::optional<WalRecordRef>& last) {
+  FakePg& p = pg();
   int code = world_.ValidCode(address_.name, timeline, lsn);
+  if (code == 0 && last && last->crc != p.record_tag) code = 5;
   return {code, code == 0 ? "Valid lsn" : "code " + std::to_string(code), 0};
 }
 
@@ -112,6 +115,7 @@ void FakeNode::PullWalFile(const NodeAddress& from, const WalFileRef& /*file*/) 
   p.timeline = src.timeline;
   p.switch_points = src.switch_points;
   p.end = std::max(p.end, src.end);
+  p.record_tag = src.record_tag;
   ++p.pulled;
 }
 
@@ -122,6 +126,7 @@ void FakeNode::Rewind(const NodeAddress& source) {
   p.timeline = src.timeline;
   p.switch_points = src.switch_points;
   p.end = src.end;
+  p.record_tag = src.record_tag;
   ++p.rewinds;
 }
 
@@ -170,6 +175,7 @@ void FakeWorld::Tick() {
       pg.timeline = up.timeline;
       pg.switch_points = up.switch_points;
       pg.end = up.end;
+      pg.record_tag = up.record_tag;
     }
   }
 }
@@ -187,6 +193,7 @@ bool FakeWorld::Streaming(const std::string& name) {
   if (!pg.running || !pg.standby || pg.upstream.empty()) return false;
   const FakePg& up = nodes_[pg.upstream];
   if (!up.running || up.standby) return false;
+  if (pg.record_tag != up.record_tag) return false;  // diverged on one timeline: no streaming
   return ValidCode(pg.upstream, pg.timeline, pg.end) == 0;
 }
 

@@ -20,6 +20,9 @@ struct FakePg {
   Lsn end{0x3000028};                       // end of WAL
   std::map<TimelineId, Lsn> switch_points;  // ancestors: timeline -> where it ended
   bool reachable = true;
+  // The content of its last WAL record (the CRC a stopped node reports): nodes whose tags
+  // differ wrote different WAL at the same positions; validLsn answers 5 for them.
+  std::uint32_t record_tag = 0;
   // The agent answers this many more State() calls, then stops answering (-1: always).
   int state_answers_left = -1;
   int pulled = 0;  // WAL files copied into it
@@ -47,7 +50,9 @@ class FakeNode : public NodeControl {
   void StartSlave(const NodeAddress& upstream) override;
   void StartCurrent() override;
   void Promote() override;
-  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn) override;
+  using NodeControl::ValidLsn;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn,
+                          const std::optional<WalRecordRef>& last) override;
   std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
   void Rewind(const NodeAddress& source) override;

@@ -136,3 +136,104 @@ TEST_CASE("ValidLsn: mid-record, no entry, diverged, missing file") {
   CHECK(r.msg.find("000000010000000000000001") != std::string::npos);
   CHECK(pgha::ValidLsnCodeName(r.code) == "file_missing");
 }
+
+namespace {
+
+// Two nodes on timeline 1: the same WAL up to `fork`, then records of the same lengths with
+// different contents (an old master's WAL nobody received, and the new master's after a
+// failover by restart). Record boundaries coincide; only the records' CRCs tell them apart.
+struct SameTimelineFork {
+  WalBuilder master;
+  WalBuilder old_master;
+  Lsn fork;
+  PgWalDir dir;  // the master's pg_wal
+  pgha::WalPosition end;
+
+  SameTimelineFork() {
+    AddMixed(master, 25);
+    fork = master.insert();
+    old_master = master;
+    for (int i = 0; i < 6; ++i) {
+      old_master.AddRecord(130, 10, 0x10);
+      master.AddRecord(130, 10, 0x20);
+    }
+    AddMixed(master, 12);  // the master went on
+    REQUIRE(master.Segments() == std::vector<std::uint64_t>{1});
+    dir.Put(master.SegmentName(1), master.Segment(1));
+    end = {pgha::TimelineHistory::Parse("", 1), master.insert()};
+  }
+
+  // What the old master's own scan of its pg_wal says of its last record.
+  pgha::WalRecordRef OldMastersLast() const {
+    pgha::test::TempDir tmp;
+    pgha::WalScanResult scan = pgha::ScanWalFiles(old_master.WriteTo(tmp.path()));
+    REQUIRE(scan.last_record == old_master.records().back());
+    return {scan.last_record, scan.last_record_crc};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ValidLsn with the asker's last record sees different WAL on the same timeline") {
+  SameTimelineFork f;
+  WalCatalog catalog(f.dir.path(), kSeg);
+  const Lsn old_end = f.old_master.insert();
+  // Timeline and boundaries alone: valid. This is what let a diverged node start.
+  REQUIRE(catalog.ValidLsn(1, old_end, f.end).code == ValidLsnCode::kValid);
+  const pgha::WalRecordRef last = f.OldMastersLast();
+  ValidLsnResult r = catalog.ValidLsn(1, old_end, f.end, last);
+  CHECK(r.code == ValidLsnCode::kRecordDiffers);
+  CHECK(pgha::ValidLsnCodeName(r.code) == "record_differs");
+  CHECK_MESSAGE(r.msg.find(last.start.ToString()) != std::string::npos, r.msg);
+  CHECK(r.cnt == 0);
+
+  // A node that has the master's own records up to a boundary is valid, with the count.
+  pgha::test::TempDir tmp;
+  const auto& records = f.master.records();
+  const std::size_t k = records.size() - 10;  // past the fork
+  REQUIRE(records[k - 1] >= f.fork);
+  pgha::WalScanOptions one;
+  one.start = records[k - 1];
+  one.max_records = 1;
+  pgha::WalScanResult mine = pgha::ScanWalFiles(f.master.WriteTo(tmp.path()), one);
+  REQUIRE(mine.records == 1);
+  CHECK(mine.last_record == records[k - 1]);
+  CHECK(mine.end == records[k]);
+  ValidLsnResult ok =
+      catalog.ValidLsn(1, records[k], f.end, {{mine.last_record, mine.last_record_crc}});
+  CHECK(ok.code == ValidLsnCode::kValid);
+  CHECK(ok.cnt == 10);
+
+  // Before the fork both have the same records.
+  const Lsn before = f.fork;
+  auto it = std::find(records.begin(), records.end(), before);
+  REQUIRE(it != records.begin());
+  one.start = *(it - 1);
+  pgha::WalScanResult shared = pgha::ScanWalFiles(f.master.WriteTo(tmp.path()), one);
+  CHECK(catalog.ValidLsn(1, before, f.end, {{shared.last_record, shared.last_record_crc}}).code ==
+        ValidLsnCode::kValid);
+
+  // A record position that is no record start here, and a wrong CRC, differ too.
+  CHECK(catalog.ValidLsn(1, old_end, f.end, {{last.start + 8, last.crc}}).code ==
+        ValidLsnCode::kRecordDiffers);
+  CHECK(
+      catalog.ValidLsn(1, records[k], f.end, {{mine.last_record, mine.last_record_crc ^ 1}}).code ==
+      ValidLsnCode::kRecordDiffers);
+  // Boundaries that do not coincide: mid-record alone, and the record says why.
+  {
+    WalBuilder other;
+    AddMixed(other, 25);
+    REQUIRE(other.insert() == f.fork);
+    other.AddRecord(200, 10, 0x30);  // not a boundary of the master's WAL
+    pgha::test::TempDir odir;
+    pgha::WalScanResult o = pgha::ScanWalFiles(other.WriteTo(odir.path()));
+    REQUIRE(o.last_record == f.fork);
+    REQUIRE(catalog.ValidLsn(1, o.end, f.end).code == ValidLsnCode::kMidRecord);
+    CHECK(catalog.ValidLsn(1, o.end, f.end, {{o.last_record, o.last_record_crc}}).code ==
+          ValidLsnCode::kRecordDiffers);
+  }
+  // Answers other than valid are kept as they are.
+  CHECK(catalog.ValidLsn(2, old_end, f.end, last).code == ValidLsnCode::kNoEntry);
+  // A misaligned record start is bad input.
+  CHECK_THROWS_AS(catalog.ValidLsn(1, old_end, f.end, {{last.start + 4, last.crc}}), pgha::Error);
+}
