@@ -2,6 +2,7 @@
 // capi::Guard.
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,21 @@ pgha_wal_file_list* MakeList(std::vector<pgha::WalFileInfo> files) {
 pgha::WalCatalog& CatalogOf(pgha_wal_catalog* catalog) {
   Require(catalog, "catalog");
   return *catalog->catalog;
+}
+
+int ValidLsnInto(pgha_wal_catalog* catalog, uint32_t timeline, uint64_t lsn,
+                 const pgha_timeline_history* history, uint64_t end_of_wal,
+                 const std::optional<pgha::WalRecordRef>& last, pgha_valid_lsn_result* out) {
+  return Guard([&] {
+    Require(out, "out");
+    CheckVersion(out->version, "pgha_valid_lsn_result");
+    pgha::ValidLsnResult r =
+        CatalogOf(catalog).ValidLsn(timeline, Lsn(lsn), Position(history, end_of_wal), last);
+    out->code = static_cast<pgha_valid_lsn_code>(r.code);
+    out->cnt = r.cnt;
+    std::string msg = r.msg.substr(0, sizeof out->msg - 1);
+    std::memcpy(out->msg, msg.c_str(), msg.size() + 1);
+  });
 }
 
 }  // namespace
@@ -158,16 +174,15 @@ int pgha_wal_catalog_install(pgha_wal_catalog* catalog, const char* name, const 
 int pgha_wal_catalog_valid_lsn(pgha_wal_catalog* catalog, uint32_t timeline, uint64_t lsn,
                                const pgha_timeline_history* history, uint64_t end_of_wal,
                                pgha_valid_lsn_result* out) {
-  return Guard([&] {
-    Require(out, "out");
-    CheckVersion(out->version, "pgha_valid_lsn_result");
-    pgha::ValidLsnResult r =
-        CatalogOf(catalog).ValidLsn(timeline, Lsn(lsn), Position(history, end_of_wal));
-    out->code = static_cast<pgha_valid_lsn_code>(r.code);
-    out->cnt = r.cnt;
-    std::string msg = r.msg.substr(0, sizeof out->msg - 1);
-    std::memcpy(out->msg, msg.c_str(), msg.size() + 1);
-  });
+  return ValidLsnInto(catalog, timeline, lsn, history, end_of_wal, std::nullopt, out);
+}
+
+int pgha_wal_catalog_valid_lsn_record(pgha_wal_catalog* catalog, uint32_t timeline, uint64_t lsn,
+                                      const pgha_timeline_history* history, uint64_t end_of_wal,
+                                      uint64_t record_start, uint32_t record_crc,
+                                      pgha_valid_lsn_result* out) {
+  return ValidLsnInto(catalog, timeline, lsn, history, end_of_wal,
+                      pgha::WalRecordRef{Lsn(record_start), record_crc}, out);
 }
 
 }  // extern "C"

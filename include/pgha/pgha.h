@@ -274,11 +274,13 @@ typedef struct pgha_wal_file_info {
 
 /* The seed's validLsn codes. */
 typedef enum pgha_valid_lsn_code {
-  PGHA_VALID_LSN_VALID = 0,        /* at a record boundary on this node's history */
-  PGHA_VALID_LSN_FILE_MISSING = 1, /* a WAL file from the LSN to the end of WAL is missing */
-  PGHA_VALID_LSN_MID_RECORD = 2,   /* not at a record boundary */
-  PGHA_VALID_LSN_NO_ENTRY = 3,     /* beyond the end of WAL, or timeline not in the history */
-  PGHA_VALID_LSN_DIVERGED = 4      /* older timeline of the history, past its switch point */
+  PGHA_VALID_LSN_VALID = 0,         /* at a record boundary on this node's history */
+  PGHA_VALID_LSN_FILE_MISSING = 1,  /* a WAL file from the LSN to the end of WAL is missing */
+  PGHA_VALID_LSN_MID_RECORD = 2,    /* not at a record boundary */
+  PGHA_VALID_LSN_NO_ENTRY = 3,      /* beyond the end of WAL, or timeline not in the history */
+  PGHA_VALID_LSN_DIVERGED = 4,      /* older timeline of the history, past its switch point */
+  PGHA_VALID_LSN_RECORD_DIFFERS = 5 /* pgha's: the asking node's last record is not this
+                                       node's (pgha_wal_catalog_valid_lsn_record) */
 } pgha_valid_lsn_code;
 
 typedef struct pgha_valid_lsn_result {
@@ -335,6 +337,14 @@ PGHA_C_API int pgha_wal_catalog_install(pgha_wal_catalog* catalog, const char* n
 PGHA_C_API int pgha_wal_catalog_valid_lsn(pgha_wal_catalog* catalog, uint32_t timeline,
                                           uint64_t lsn, const pgha_timeline_history* history,
                                           uint64_t end_of_wal, pgha_valid_lsn_result* out);
+/* The same with the asking node's last record before `lsn` (its start, 8-byte aligned, and
+ * its xl_crc): an answer of 0 or 2 becomes PGHA_VALID_LSN_RECORD_DIFFERS when no record with
+ * that CRC starts there in this node's WAL (different WAL at the same positions of one
+ * timeline, which pg_rewind cannot repair). */
+PGHA_C_API int pgha_wal_catalog_valid_lsn_record(pgha_wal_catalog* catalog, uint32_t timeline,
+                                                 uint64_t lsn, const pgha_timeline_history* history,
+                                                 uint64_t end_of_wal, uint64_t record_start,
+                                                 uint32_t record_crc, pgha_valid_lsn_result* out);
 
 /* ---- Local PostgreSQL instance (read-only observations) --------------------------------- */
 

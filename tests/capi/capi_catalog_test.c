@@ -13,7 +13,6 @@
 #include "capi_check.h"
 #include "pgha/pgha.h"
 
-
 #define NAMES_MAX 12
 
 static char g_dir[64];
@@ -158,6 +157,18 @@ static void test_valid_lsn(pgha_wal_catalog* cat, const pgha_timeline_history* h
   CHECK(r.code == PGHA_VALID_LSN_DIVERGED && strstr(r.msg, "0/2000100") != NULL);
   CHECK(pgha_wal_catalog_valid_lsn(cat, 2, 0x2000104u, h, 0x2000200u, &r) == PGHA_OK);
   CHECK(r.code == PGHA_VALID_LSN_MID_RECORD);
+  /* With the asker's last record: valid by position, but no such record in this WAL (the
+   * segment holds no WAL at all). An unaligned record start is bad input; answers other
+   * than 0 and 2 are kept. */
+  CHECK(pgha_wal_catalog_valid_lsn_record(cat, 2, 0x2000200u, h, 0x2000200u, 0x20001E8u,
+                                          0x1234abcdu, &r) == PGHA_OK);
+  CHECK(r.code == PGHA_VALID_LSN_RECORD_DIFFERS && strstr(r.msg, "0/20001E8") != NULL);
+  CHECK(strstr(r.msg, "1234abcd") != NULL);
+  CHECK(pgha_wal_catalog_valid_lsn_record(cat, 2, 0x2000200u, h, 0x2000200u, 0x20001E4u,
+                                          0x1234abcdu, &r) == -PGHA_E_BAD_INPUT);
+  CHECK(pgha_wal_catalog_valid_lsn_record(cat, 1, 0x2000108u, h, 0x2000200u, 0x20000F0u,
+                                          0x1234abcdu, &r) == PGHA_OK);
+  CHECK(r.code == PGHA_VALID_LSN_DIVERGED);
 }
 
 int main(void) {
