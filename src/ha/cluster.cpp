@@ -191,16 +191,8 @@ OperationResult Cluster::Failover(FailoverMethod method, const OperationOptions&
   std::vector<std::pair<NodeControl*, NodeFacts>> stopped;
   bool copy_first = false;
   for (auto& peer : peers_) {
-    auto s = run.TryState(*peer);
-    if (!s && !options.force) {
-      // It answered OtherMasters a moment ago. Going on without it would skip the WAL its
-      // server wrote and never sent: lost acknowledged writes, and after a restart on the
-      // same timeline a diverged old master. Nothing has changed yet; the caller retries.
-      throw Error(ErrorCode::kPeerUnreachable,
-                  peer->address().name + " stopped answering: its WAL may not all be on " +
-                      self.address().name +
-                      ". HINT: retry; if that node is down, repeat with force=true");
-    }
+    // It answered OtherMasters a moment ago; nothing has changed yet if it stopped since.
+    auto s = run.StateOfWalHolder(*peer, self);
     if (!s || (*s != NodeState::kInactive && !InRecovery(*s))) continue;
     NodeFacts theirs = run.Step(*peer, "read WAL position", [&] { return peer->Facts(); });
     if (*s == NodeState::kInactive) {

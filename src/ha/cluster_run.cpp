@@ -83,6 +83,19 @@ std::optional<NodeState> Cluster::Run::TryState(NodeControl& node) {
   }
 }
 
+std::optional<NodeState> Cluster::Run::StateOfWalHolder(NodeControl& peer, NodeControl& self) {
+  std::optional<NodeState> state = TryState(peer);
+  if (!state && !options_.force) {
+    // Going on without it would skip the WAL its server wrote and never sent: lost
+    // acknowledged writes, and after a start on the same timeline a diverged node.
+    throw Error(ErrorCode::kPeerUnreachable,
+                peer.address().name + " stopped answering: its WAL may not all be on " +
+                    self.address().name +
+                    ". HINT: retry; if that node is down, repeat with force=true");
+  }
+  return state;
+}
+
 std::vector<NodeControl*> Cluster::Run::OtherMasters(NodeControl& self) {
   std::vector<NodeControl*> masters;
   for (NodeControl* node : AllNodes()) {
@@ -127,15 +140,11 @@ void Cluster::Run::StartSlaveOf(NodeControl& node, NodeControl& master) {
     ValidLsnAnswer answer = Step(
         master, "validLsn " + std::to_string(facts.timeline) + "/" + facts.end_of_wal.ToString(),
         [&] { return master.ValidLsn(facts.timeline, facts.end_of_wal, facts.last_record); });
-    if (answer.code == 5 || answer.code == 2) {
-      // Different WAL at the same positions of one timeline (5: the node's last record is
-      // not the master's; 2: its end is not even a record boundary there): PostgreSQL would
-      // not stream into it, and pg_rewind, which finds divergence at timeline switches, says
-      // "no rewind required". Only a new copy of the master repairs it.
-      throw Error(ErrorCode::kConflict, node.address().name + " cannot follow " +
-                                            master.address().name + ": " + answer.msg +
-                                            ". HINT: re-create it from the master with pg/sync");
-    }
+    // Only 4 (past the switch point of an older timeline) is pg_rewind's to repair. 5 (the
+    // node's last record is not the master's) and 2 (its end is not even a record boundary
+    // there) mean different WAL at the same positions of one timeline: PostgreSQL would not
+    // stream into it, and pg_rewind, which finds divergence at timeline switches, says "no
+    // rewind required". Those, like 1 and 3, need a new copy of the master.
     if (answer.code == 4) {
       Step(node, "pg_rewind from " + master.address().name, [&] { node.Rewind(master.address()); });
     } else if (answer.code != 0) {
@@ -154,15 +163,7 @@ void Cluster::Run::CatchUpBeforeMaster(NodeControl& self) {
   NodeFacts mine = Step(self, "read WAL position", [&] { return self.Facts(); });
   for (NodeControl* peer : AllNodes()) {
     if (peer == &self) continue;
-    auto state = TryState(*peer);
-    if (!state && !options_.force) {
-      // A stopped peer may hold WAL this node lacks; starting without it would lose that.
-      throw Error(ErrorCode::kPeerUnreachable,
-                  peer->address().name + " stopped answering: its WAL may not all be on " +
-                      self.address().name +
-                      ". HINT: retry; if that node is down, repeat with force=true");
-    }
-    if (state != NodeState::kInactive) continue;
+    if (StateOfWalHolder(*peer, self) != NodeState::kInactive) continue;
     NodeFacts theirs = Step(*peer, "read WAL position", [&] { return peer->Facts(); });
     if (theirs.timeline == mine.timeline && theirs.end_of_wal > mine.end_of_wal) {
       mine = PullMissingWal(self, *peer, theirs);

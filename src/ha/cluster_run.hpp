@@ -29,6 +29,9 @@ class Cluster::Run {
 
   /// The state of `node`, or nullopt when it cannot be reached.
   std::optional<NodeState> TryState(NodeControl& node);
+  /// The state of `peer`, which may hold WAL `self` lacks: Error(kPeerUnreachable) when its
+  /// agent does not answer, unless forced (then nullopt: the operation goes on without it).
+  std::optional<NodeState> StateOfWalHolder(NodeControl& peer, NodeControl& self);
   /// Every node other than `self` that runs as a primary; throws kPeerUnreachable for a node
   /// that cannot be asked unless options.force.
   std::vector<NodeControl*> OtherMasters(NodeControl& self);
