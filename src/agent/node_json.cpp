@@ -1,10 +1,8 @@
 #include "node_json.hpp"
 
-#include <cctype>
-#include <cstdio>
-
 #include "json_fields.hpp"
 #include "pgha/error.hpp"
+#include "text.hpp"
 
 namespace pgha::agent {
 
@@ -32,17 +30,16 @@ NodeAddress NodeAddressFromJson(const json& j) {
   return n;
 }
 
-std::string CrcHex(std::uint32_t crc) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08x", crc);
-  return buf;
-}
-
 std::uint32_t ParseCrcHex(const std::string& text) {
+  std::uint32_t crc = 0;
   bool hex = text.size() == 8;
-  for (char c : text) hex = hex && std::isxdigit(static_cast<unsigned char>(c)) != 0;
+  for (char c : text) {
+    int d = HexDigitValue(c);
+    hex = hex && d >= 0;
+    crc = crc << 4 | static_cast<std::uint32_t>(d & 15);
+  }
   if (!hex) throw Error(ErrorCode::kBadInput, "a WAL record CRC is 8 hex digits");
-  return static_cast<std::uint32_t>(std::stoul(text, nullptr, 16));
+  return crc;
 }
 
 json ToJson(const NodeFacts& f) {
@@ -53,7 +50,7 @@ json ToJson(const NodeFacts& f) {
             {"end_of_wal", f.end_of_wal.ToString()}};
   if (f.last_record) {
     j["last_record"] = {{"lsn", f.last_record->start.ToString()},
-                        {"crc", CrcHex(f.last_record->crc)}};
+                        {"crc", LowerHex32(f.last_record->crc)}};
   }
   return j;
 }
@@ -85,11 +82,9 @@ ValidLsnAnswer ValidLsnFromJson(const json& j) {
   // The seed sends cnt as a string of digits; a number is taken too.
   json cnt = j.contains("cnt") ? j.at("cnt") : json("0");
   if (cnt.is_string()) {
-    const std::string text = cnt.get<std::string>();
-    bool digits = !text.empty() && text.size() <= 19;
-    for (char c : text) digits = digits && std::isdigit(static_cast<unsigned char>(c)) != 0;
-    if (!digits) throw Error(ErrorCode::kBadInput, "JSON field \"cnt\": not a count");
-    a.cnt = std::stoull(text);
+    std::optional<std::uint64_t> n = ParseDecimalU64(cnt.get<std::string>());
+    if (!n) throw Error(ErrorCode::kBadInput, "JSON field \"cnt\": not a count");
+    a.cnt = *n;
   } else {
     a.cnt = FieldValue<std::uint64_t>(cnt, "cnt");
   }

@@ -13,8 +13,7 @@ namespace pgha::agent {
 
 nlohmann::json ToJson(const NodeAddress& n);
 NodeAddress NodeAddressFromJson(const nlohmann::json& j);
-/// A WAL record's xl_crc as 8 lower-case hex digits, and back (Error kBadInput otherwise).
-std::string CrcHex(std::uint32_t crc);
+/// A WAL record's xl_crc from 8 hex digits (Error kBadInput otherwise); LowerHex32 writes it.
 std::uint32_t ParseCrcHex(const std::string& text);
 /// With "last_record": {"lsn", "crc"} when known.
 nlohmann::json ToJson(const NodeFacts& f);

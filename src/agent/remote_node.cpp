@@ -5,6 +5,7 @@
 #include "node_json.hpp"
 #include "pgha/node_state.hpp"
 #include "slot_json.hpp"
+#include "text.hpp"
 
 namespace pgha::agent {
 
@@ -86,7 +87,7 @@ void RemoteNode::Promote() {
 ValidLsnAnswer RemoteNode::ValidLsn(TimelineId timeline, Lsn lsn,
                                     const std::optional<WalRecordRef>& last) {
   std::string path = "validLsn/" + LsnPath(timeline, lsn);
-  if (last) path += "?record=" + last->start.ToString() + "&crc=" + CrcHex(last->crc);
+  if (last) path += "?record=" + last->start.ToString() + "&crc=" + LowerHex32(last->crc);
   return ValidLsnFromJson(ParseBody(Call(HttpMethod::kGet, path), "validLsn"));
 }
 

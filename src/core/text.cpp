@@ -15,6 +15,12 @@ std::optional<std::uint32_t> ParseUpperHex32(std::string_view text) noexcept {
   return v;
 }
 
+std::string LowerHex32(std::uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
 std::optional<std::uint64_t> ParseDecimalU64(std::string_view text) noexcept {
   if (text.empty() || text.size() > 20) return std::nullopt;
   std::uint64_t v = 0;

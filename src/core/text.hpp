@@ -25,6 +25,9 @@ inline bool IsUpperHexDigit(char c) noexcept {
 /// Parses exactly `text` as upper-case hex into a 32-bit value; nullopt on any other input.
 std::optional<std::uint32_t> ParseUpperHex32(std::string_view text) noexcept;
 
+/// `v` as 8 lower-case hex digits (CRCs in messages and names).
+std::string LowerHex32(std::uint32_t v);
+
 /// Parses exactly `text` as an unsigned decimal number that fits in uint64.
 std::optional<std::uint64_t> ParseDecimalU64(std::string_view text) noexcept;
 

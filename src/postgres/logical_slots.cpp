@@ -29,6 +29,7 @@
 #include "pgha/timeline.hpp"
 #include "pgha/wal_file.hpp"
 #include "pq_session.hpp"
+#include "text.hpp"
 
 namespace pgha {
 
@@ -73,9 +74,7 @@ std::vector<std::uint8_t> FromByteaHex(const std::string& text) {
 /// The hold slot of `slot` for `standby`: short and fixed-length whatever the names.
 std::string HoldName(const std::string& standby, const std::string& slot) {
   std::string key = standby + "/" + slot;
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%08x", Crc32c(key.data(), key.size()));
-  return std::string(kHoldPrefix) + hex;
+  return std::string(kHoldPrefix) + LowerHex32(Crc32c(key.data(), key.size()));
 }
 
 /// The state file of `slot` with its positions set from the view.

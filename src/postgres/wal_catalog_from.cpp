@@ -1,5 +1,4 @@
 // WalCatalog::From (the files a node needs to catch up) and WalCatalog::ValidLsn.
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -7,6 +6,7 @@
 #include "pgha/error.hpp"
 #include "pgha/wal_catalog.hpp"
 #include "pgha/wal_scan.hpp"
+#include "text.hpp"
 #include "wal_catalog_impl.hpp"
 #include "wal_content.hpp"
 
@@ -227,17 +227,12 @@ ValidLsnResult WalCatalog::ValidLsn(TimelineId tli, Lsn lsn, const WalPosition& 
   options.max_records = 1;
   const WalScanResult scan = ScanWalDirectory(impl_->dir(), end.history, options);
   if (scan.records == 1 && scan.last_record_crc == last->crc) return answer;
-  char theirs[9];
-  std::snprintf(theirs, sizeof theirs, "%08x", last->crc);
-  std::string here = "no record starts there";
-  if (scan.records == 1) {
-    char crc[9];
-    std::snprintf(crc, sizeof crc, "%08x", scan.last_record_crc);
-    here = "this node's has CRC " + std::string(crc);
-  }
+  const std::string here = scan.records == 1
+                               ? "this node's has CRC " + LowerHex32(scan.last_record_crc)
+                               : std::string("no record starts there");
   return {ValidLsnCode::kRecordDiffers,
           "record differs: the record at " + last->start.ToString() + " before " + At(tli, lsn) +
-              " (CRC " + theirs + ") is not this node's (" + here +
+              " (CRC " + LowerHex32(last->crc) + ") is not this node's (" + here +
               "): the nodes wrote different WAL at the same positions of one timeline",
           0};
 }
