@@ -50,14 +50,12 @@ def test_wal_routes(cluster):
     assert files and all(len(f["md5"]) == 32 for f in files)
     valid = cluster.ok("pg-node01", "GET", f"validLsn/{tl}/{hi}/{lo}")
     assert valid["code"] == 0 and int(valid["cnt"]) >= 1
-    # A last record that is not the node's (no record starts 8 bytes before the redo point,
-    # inside the record before it): 5, record differs.
-    redo = int(hi, 16) << 32 | int(lo, 16)
-    if redo % 8192 > 40:  # not the first record after a page header
-        before = redo - 8
-        differs = cluster.ok("pg-node01", "GET", f"validLsn/{tl}/{hi}/{lo}?record="
-                             f"{before >> 32:X}/{before & 0xFFFFFFFF:X}&crc=0badcafe")
-        assert differs["code"] == 5 and "record differs" in differs["msg"], differs
+    # The redo point's record, named with a CRC it does not have, as the last record of a
+    # node that ends at the master's flush position: 5, record differs.
+    end_hi, end_lo = facts["lastLsn"].split("/")
+    differs = cluster.ok("pg-node01", "GET", f"validLsn/{tl}/{end_hi}/{end_lo}?record="
+                         f"{facts['chkRedoPoint']}&crc=0badcafe")
+    assert differs["code"] == 5 and "record differs" in differs["msg"], differs
     assert cluster.ok("pg-node01", "GET", "in_recovery") == {"in_recovery": "f"}
     assert cluster.ok("pg-node02", "GET", "in_recovery") == {"in_recovery": "t"}
 
