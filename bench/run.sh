@@ -7,7 +7,7 @@
 #   bench/run.sh [--segments N] [--runs N] [--no-micro]
 #
 # Environment: BUILD_DIR (default <repo>/build-bench), PG_BINDIR (default
-# /usr/lib/postgresql/15/bin), PGHA_FIXTURES_DIR (slot files; default ../shared/fixtures).
+# /usr/lib/postgresql/15/bin), PGHA_FIXTURES_DIR (slot files; default tests/fixtures).
 set -euo pipefail
 export LC_ALL=C
 

@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of tests/fuzz in build-fuzz/ (clang, ASan + UBSan, coverage of
 # the whole library) and runs each for SECONDS_PER_TARGET seconds (default 20) on a fresh
 # copy of its seed corpus: the inputs committed under tests/fuzz/corpus/<target>/ plus seeds
-# made from the shared fixtures ($PGHA_FIXTURES_DIR, default ../shared/fixtures) and, for the
+# made from the fixtures ($PGHA_FIXTURES_DIR, default tests/fixtures) and, for the
 # WAL scanner, synthetic segments. Prints per target the executions and whether it crashed;
 # exits 1 when any target crashed, keeping the input in build-fuzz/fuzz-crashes/ (the run's
 # logs and corpora are in build-fuzz/fuzz-out/, replaced by the next run). With
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2; }
 jobs=${PGHA_FUZZ_JOBS:-$(nproc)}
-fixtures=${PGHA_FIXTURES_DIR:-$PWD/../shared/fixtures}
+fixtures=${PGHA_FIXTURES_DIR:-$PWD/tests/fixtures}
 build=build-fuzz
 out=$PWD/$build/fuzz-out
 bin=$PWD/$build/bin

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of pgha from Debian 12 packages.
-# Idempotent: safe to run again. Needs root (or sudo).
+# Idempotent: safe to run again. Run as root, or as a user who may sudo (it asks only then).
 set -euo pipefail
 
 packages=(
@@ -22,7 +22,10 @@ packages=(
 )
 
 as_root=()
-if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps.sh: run it as root, or install sudo" >&2; exit 1; }
+  as_root=(sudo)
+fi
 
 # Debian's postgresql-common would create and start a 'main' cluster on install; pgha's tests and
 # local cluster make their own in temporary directories, so switch that off before installing.

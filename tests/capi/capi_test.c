@@ -1,4 +1,5 @@
-/* Tests of the C ABI, compiled as C99. argv[1]: the shared fixtures directory. Values are
+/* Tests of the C ABI, compiled as C99. Fixtures: argv[1], else $PGHA_FIXTURES_DIR, else
+ * tests/fixtures (the configured PGHA_FIXTURES_DIR). Values are
  * compared with the fixtures' sidecars (slots.tsv, timelines.tsv) and with the lines of the
  * pg_controldata text itself. Prints "N passed, N failed". */
 #include <stdio.h>
@@ -251,7 +252,13 @@ static void test_instance_stopped(void) {
 }
 
 int main(int argc, char** argv) {
-  const char* fixtures = argc > 1 ? argv[1] : "../shared/fixtures";
+  const char* env = getenv("PGHA_FIXTURES_DIR");
+  const char* fixtures = PGHA_FIXTURES_DIR;
+  if (argc > 1) {
+    fixtures = argv[1];
+  } else if (env != NULL && env[0] != '\0') {
+    fixtures = env;
+  }
   CHECK(strlen(pgha_version()) > 0);
   test_lsn();
   test_wal_names();

@@ -30,5 +30,5 @@ def pg():
 @pytest.fixture(scope="session")
 def fixtures() -> pathlib.Path:
     path = pathlib.Path(os.environ.get("PGHA_FIXTURES_DIR",
-                                       pathlib.Path(__file__).parents[3] / "shared" / "fixtures"))
+                                       pathlib.Path(__file__).parents[1] / "fixtures"))
     return path

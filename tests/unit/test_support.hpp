@@ -9,7 +9,7 @@
 
 namespace pgha::test {
 
-/// `relative` under the shared fixtures directory ($PGHA_FIXTURES_DIR or the configured one).
+/// `relative` under the fixtures ($PGHA_FIXTURES_DIR, else the configured one: tests/fixtures).
 std::string FixturePath(const std::string& relative);
 /// The whole file as bytes / text; fails the test (throws) when it cannot be read.
 std::vector<std::uint8_t> ReadBytes(const std::string& path);
