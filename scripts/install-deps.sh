@@ -14,6 +14,8 @@ packages=(
   clang libclang-rt-14-dev
   # PostgreSQL 15 server and client tools for integration tests and the local cluster
   postgresql-15 postgresql-client-15 postgresql-contrib
+  # the cluster store for automatic failover, and its tests (etcdctl switches on auth there)
+  etcd-server etcd-client
   # misc tools used by tests and scripts
   util-linux procps iproute2 curl
   # the writers of bench/run_agent.sh and tests/reliability (the bench script installs wrk and
@@ -36,3 +38,9 @@ echo 'create_main_cluster = false' |
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update
 "${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
+
+# Debian's etcd-server enables a default member on port 2379 where systemd runs; pgha's tests
+# and local cluster start their own members, so leave none running.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  "${as_root[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
+fi

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -85,6 +86,16 @@ class PGHA_API HttpClient {
   /// than `max_bytes` → Error(kBadInput), nothing left behind.
   HttpResponse DownloadToFile(const std::string& url, const std::string& path,
                               std::uint64_t max_bytes, const HttpHeaders& headers = {}) const;
+
+  /// One request whose 2xx response body is a stream (an etcd watch): each piece is handed to
+  /// `on_data` as it arrives, until `on_data` returns false, the server ends the response or
+  /// `deadline` passes after the response began — none of which is an error. The returned
+  /// response has the status and headers; its body is empty for a 2xx, the (bounded) error
+  /// body otherwise. Fails as Send does otherwise (kPeerUnreachable when nothing answered
+  /// within the deadline).
+  HttpResponse Stream(HttpMethod method, const std::string& url, std::string_view body,
+                      const HttpHeaders& headers, std::chrono::milliseconds deadline,
+                      const std::function<bool(std::string_view)>& on_data) const;
 
   /// POSTs `bytes` as a multipart/form-data file part named `field` with `filename`, as
   /// `curl -F "data=@file"` does.

@@ -63,12 +63,17 @@ std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* u
   const std::size_t n = size * count;
   if (!transfer.decided) {
     transfer.decided = true;
-    transfer.to_file = transfer.file_fd >= 0;
+    transfer.to_file = transfer.file_fd >= 0 || transfer.on_data;
     if (transfer.to_file) {
       long status = 0;
       curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
       transfer.to_file = status >= 200 && status < 300;
     }
+  }
+  if (transfer.to_file && transfer.on_data) {
+    if (transfer.on_data(std::string_view(data, n))) return n;
+    transfer.stopped = true;
+    return 0;
   }
   if (transfer.to_file) {
     if (transfer.file_bytes + n > transfer.max_file_bytes) {
@@ -227,6 +232,8 @@ void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, cons
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   transfer.response.status = static_cast<int>(status);
   if (rc == CURLE_OK) return;
+  if (rc == CURLE_WRITE_ERROR && transfer.stopped) return;
+  if (rc == CURLE_OPERATION_TIMEDOUT && transfer.deadline_ends_stream && status != 0) return;
   const std::string what = std::string(method) + " " + url + ": ";
   if (transfer.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
     throw Error(

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,6 +66,11 @@ struct CurlTransfer {
   bool to_file = false;
   bool too_big = false;  ///< aborted: over a limit
   int write_errno = 0;   ///< aborted: writing the file failed
+  /// When set, a 2xx body goes to this callback as it arrives (a stream); false stops it.
+  std::function<bool(std::string_view)> on_data;
+  bool stopped = false;  ///< the callback stopped the stream (not an error)
+  /// The call's deadline ends a stream that has connected, rather than failing it.
+  bool deadline_ends_stream = false;
 };
 
 /// The TLS options of `tls`: verification (unless skipped), TLS 1.2+, CA file, client

@@ -159,6 +159,29 @@ HttpResponse HttpClient::Send(HttpMethod method, const std::string& url, std::st
   return std::move(transfer.response);
 }
 
+HttpResponse HttpClient::Stream(HttpMethod method, const std::string& url, std::string_view body,
+                                const HttpHeaders& headers, std::chrono::milliseconds deadline,
+                                const std::function<bool(std::string_view)>& on_data) const {
+  if (deadline.count() <= 0 || !on_data) {
+    throw Error(ErrorCode::kBadInput,
+                "HttpClient::Stream needs a positive deadline and a callback");
+  }
+  net::CurlLease lease(impl_->pool);
+  net::CurlTransfer transfer;
+  transfer.max_memory_bytes = kMaxErrorBodyBytes;
+  transfer.on_data = on_data;
+  transfer.deadline_ends_stream = true;
+  char error_buffer[CURL_ERROR_SIZE];
+  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
+  curl_easy_setopt(lease.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(deadline.count()));
+  SetMethod(lease.get(), method, body);
+  const net::CurlHeaderList list =
+      net::BuildHeaderList(impl_->options, headers, !body.empty(), false);
+  curl_easy_setopt(lease.get(), CURLOPT_HTTPHEADER, list.get());
+  net::Perform(lease.get(), transfer, HttpMethodName(method), url, error_buffer);
+  return std::move(transfer.response);
+}
+
 HttpResponse HttpClient::Get(const std::string& url, const HttpHeaders& headers) const {
   return Send(HttpMethod::kGet, url, {}, headers);
 }
