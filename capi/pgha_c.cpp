@@ -319,7 +319,7 @@ int pgha_wal_scan_directory(const char* dir, const pgha_timeline_history* histor
 }
 
 const char* pgha_node_state_name(int state) {
-  if (state < 0 || state > static_cast<int>(pgha::NodeState::kRecovery)) return nullptr;
+  if (state < 0 || state > static_cast<int>(pgha::NodeState::kStarting)) return nullptr;
   return pgha::NodeStateName(static_cast<pgha::NodeState>(state)).data();
 }
 

@@ -163,7 +163,7 @@ struct InstanceObservation {
   Lsn replay_lsn;                             ///< standby: pg_last_wal_replay_lsn()
   TimelineId timeline = 0;                    ///< the timeline the server writes or receives on
   int server_version = 0;                     ///< PQserverVersion, e.g. 150018
-  NodeState state = NodeState::kInactive;     ///< DeriveNodeState of the above
+  NodeState state = NodeState::kInactive;     ///< DeriveNodeState of the above (see Observe)
 };
 
 /// The seed's `lsn` route fields for this node.
@@ -271,7 +271,9 @@ class PGHA_API Instance {
   std::optional<int> PostmasterPid() const;
   /// Running, recovery, WAL receiver, streaming standbys, LSNs, timeline and node state, from
   /// one connection. A server that runs but refuses connections (starting up) is reported
-  /// running, in recovery, not accepting connections. Throws kPostgresFailed.
+  /// running, in recovery, not accepting connections, in state kRecovery when it was started
+  /// as a standby (standby.signal older than postmaster.opts) and kStarting otherwise (it
+  /// comes up as a primary, or may). Throws kPostgresFailed.
   InstanceObservation Observe() const;
   /// Observe().state.
   NodeState State() const;

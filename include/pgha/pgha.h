@@ -238,10 +238,13 @@ typedef enum pgha_node_state {
   PGHA_NODE_SINGLE = 1,
   PGHA_NODE_MASTER = 2,
   PGHA_NODE_SLAVE = 3,
-  PGHA_NODE_RECOVERY = 4
+  PGHA_NODE_RECOVERY = 4,
+  /* pgha's addition to the seed's five: not accepting connections yet and not started as a
+     standby (it comes up as a primary, or its role is not known yet): a possible master. */
+  PGHA_NODE_STARTING = 5
 } pgha_node_state;
 
-/* The seed's spelling ("master", ...); static storage; NULL for an unknown value. */
+/* The seed's spelling ("master", ...), "starting"; static storage; NULL for an unknown value. */
 PGHA_C_API const char* pgha_node_state_name(int state);
 /* The state named by the seed's spelling. */
 PGHA_C_API int pgha_node_state_parse(const char* name, pgha_node_state* out);

@@ -74,10 +74,9 @@ OperationResult Cluster::StartSlave(const OperationOptions& options) {
   Run run(*this, "start slave", options);
   NodeControl& self = *local_;
   auto state = run.TryState(self);
-  if (state && IsPrimary(*state)) {
-    throw Error(
-        ErrorCode::kWrongState,
-        self.address().name + " runs as a master. HINT: stop it first (DELETE instance/current)");
+  if (state && MayBePrimary(*state)) {
+    throw Error(ErrorCode::kWrongState, self.address().name + " runs (or starts) as a master. " +
+                                            "HINT: stop it first (DELETE instance/current)");
   }
   NodeControl& master = run.TheMaster(self);
   if (state == NodeState::kSlave) return run.Finish();
@@ -135,7 +134,8 @@ OperationResult Cluster::StopRole(NodeState role, const OperationOptions& option
   std::vector<NodeControl*> standbys;
   for (NodeControl* node : run.AllNodes()) {
     auto s = run.TryState(*node);
-    if (s && *s != NodeState::kInactive && IsPrimary(*s) == want_primary) {
+    // A starting node stops with the masters: it may be one in a moment.
+    if (s && *s != NodeState::kInactive && MayBePrimary(*s) == want_primary) {
       run.Step(*node, "stop", [&] { node->Stop(StopMode::kFast); });
     } else if (s && InRecovery(*s)) {
       standbys.push_back(node);
@@ -158,7 +158,7 @@ OperationResult Cluster::StopAll(Sequence order, const OperationOptions& options
   auto stop_where = [&](bool primary) {
     for (NodeControl* node : run.AllNodes()) {
       auto s = run.TryState(*node);
-      if (s && *s != NodeState::kInactive && IsPrimary(*s) == primary) {
+      if (s && *s != NodeState::kInactive && MayBePrimary(*s) == primary) {
         run.Step(*node, "stop", [&] { node->Stop(StopMode::kFast); });
       }
     }
@@ -261,6 +261,7 @@ OperationResult Cluster::Switchover(Sequence order, const OperationOptions& opti
       throw Error(ErrorCode::kPeerUnreachable,
                   "switchover needs every node: " + node->address().name + " does not answer");
     }
+    if (*s == NodeState::kStarting) throw Run::StartingConflict(*node);
     if (IsPrimary(*s)) master = node;
     if (*s == NodeState::kSlave && (slave == nullptr || node == local_.get())) slave = node;
   }
@@ -290,10 +291,9 @@ OperationResult Cluster::Switchover(Sequence order, const OperationOptions& opti
     }
     run.CarryLogicalSlots(*slave, master);
     run.Step(*slave, "start as master", [&] { slave->StartMaster(); });
-  } catch (const Error&) {
-    // Nothing was promoted: give the cluster its old master back.
-    run.Step(*master, "restart old master", [&] { master->StartMaster(); });
-    throw;
+  } catch (const Error& e) {
+    // The slave did not become master (or not for sure): give the cluster its old one back.
+    run.RollBackToOldMaster(*slave, *master, e);
   }
   run.StartSlaveOf(*master, *slave);
   run.WaitForSlaveOf(*master, *slave);

@@ -93,6 +93,12 @@ std::optional<NodeState> Cluster::Run::StateOfWalHolder(NodeControl& peer, NodeC
                     self.address().name +
                     ". HINT: retry; if that node is down, repeat with force=true");
   }
+  if (state == NodeState::kStarting) throw StartingConflict(peer);
+  if (state && MayBePrimary(*state)) {
+    throw Error(ErrorCode::kConflict, peer.address().name + " runs as a " +
+                                          std::string(NodeStateName(*state)) + ": " +
+                                          self.address().name + " cannot become master");
+  }
   return state;
 }
 
@@ -108,6 +114,7 @@ std::vector<NodeControl*> Cluster::Run::OtherMasters(NodeControl& self) {
           "cannot ask " + node->address().name + " (" + node->address().agent_url +
               ") whether it is a master. HINT: if that node is down, repeat with force=true");
     }
+    if (*state == NodeState::kStarting) throw StartingConflict(*node);
     if (IsPrimary(*state)) masters.push_back(node);
   }
   return masters;
@@ -304,6 +311,54 @@ void Cluster::Run::CarryLogicalSlots(NodeControl& to, NodeControl* from) {
     st.reason = std::string("logical slots not carried: ") + e.what();
     slots_.push_back(st);
   }
+}
+
+Error Cluster::Run::StartingConflict(const NodeControl& node) {
+  return Error(ErrorCode::kConflict,
+               node.address().name +
+                   " is starting as a primary (or in a role not known yet: its server does not "
+                   "accept connections yet). HINT: retry when it is up");
+}
+
+void Cluster::Run::RollBackToOldMaster(NodeControl& candidate, NodeControl& old_master,
+                                       const Error& cause) {
+  auto failed = [&](const std::string& outcome) {
+    return Error(cause.code(), std::string(cause.what()) + "; rollback: " + outcome);
+  };
+  const std::string& name = candidate.address().name;
+  std::string why;  // what the stop said; its answer may be lost, the state seen decides
+  auto seen = [&]() -> std::optional<NodeState> {
+    try {
+      return TryState(candidate);
+    } catch (const Error& e) {
+      why = e.what();
+      return std::nullopt;
+    }
+  };
+  std::optional<NodeState> state = seen();
+  if (state != NodeState::kInactive) {
+    try {
+      Step(candidate, "stop before the old master restarts",
+           [&] { candidate.Stop(StopMode::kFast); });
+    } catch (const Error& e) {
+      why = e.what();
+    }
+    state = seen();
+  }
+  if (state != NodeState::kInactive) {
+    throw failed(name + " is " + (state ? std::string(NodeStateName(*state)) : "not answering") +
+                 (why.empty() ? "" : " (" + why + ")") +
+                 ", not seen stopped: " + old_master.address().name +
+                 " is left stopped, so that only one of them can be a master. HINT: stop " + name +
+                 " or see that it runs as the master, then start the other as its slave");
+  }
+  try {
+    Step(old_master, "restart old master", [&] { old_master.StartMaster(); });
+  } catch (const Error& e) {
+    throw failed(name + " is stopped; restarting " + old_master.address().name +
+                 " failed: " + e.what());
+  }
+  throw failed(name + " is stopped, " + old_master.address().name + " runs as master again");
 }
 
 OperationResult Cluster::Run::Finish() {

@@ -31,9 +31,13 @@ class Cluster::Run {
   std::optional<NodeState> TryState(NodeControl& node);
   /// The state of `peer`, which may hold WAL `self` lacks: Error(kPeerUnreachable) when its
   /// agent does not answer, unless forced (then nullopt: the operation goes on without it).
+  /// Error(kConflict) when it is, or may be, a master (MayBePrimary): `self`, about to become
+  /// master, must not.
   std::optional<NodeState> StateOfWalHolder(NodeControl& peer, NodeControl& self);
   /// Every node other than `self` that runs as a primary; throws kPeerUnreachable for a node
-  /// that cannot be asked unless options.force.
+  /// that cannot be asked unless options.force, kConflict (StartingConflict) for a node that is
+  /// starting: it may come up as a primary any moment, and cannot be followed yet. The caller
+  /// retries once it is up.
   std::vector<NodeControl*> OtherMasters(NodeControl& self);
   /// The one running primary among all nodes but `self`; throws kWrongState when none,
   /// kConflict when several.
@@ -63,6 +67,16 @@ class Cluster::Run {
   /// failure is recorded in the result's slots, never fails the operation: the database's
   /// availability comes first, and the caller is told which slots did not follow.
   void CarryLogicalSlots(NodeControl& to, NodeControl* from);
+  /// After `candidate` failed to become master (`cause`) with `old_master` stopped: gives the
+  /// cluster its old master back, but only once `candidate` is seen inactive (stopped first
+  /// when it is not: a start can fail half-way and leave it running as a master). Always
+  /// throws `cause`'s code with `cause`'s message and the rollback's outcome appended: the
+  /// old master restarted, its restart failed, or `candidate` could not be seen stopped, in
+  /// which case the old master is left stopped (never two masters).
+  [[noreturn]] void RollBackToOldMaster(NodeControl& candidate, NodeControl& old_master,
+                                        const Error& cause);
+  /// Error(kConflict): `node` is starting (MayBePrimary) and may come up as a master.
+  static Error StartingConflict(const NodeControl& node);
   /// Polls `node` until its state is `want`: kTimeout when the deadline passes, kWrongState
   /// at once when `node` is inactive (it stopped or crashed: it will not get there).
   void WaitForState(NodeControl& node, NodeState want);

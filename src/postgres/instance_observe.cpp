@@ -81,6 +81,7 @@ void ObserveSenders(pg::PqSession& s, InstanceObservation& ob) {
 NodeObservation Seen(const InstanceObservation& ob) {
   NodeObservation seen;
   seen.running = ob.running;
+  seen.accepting_connections = ob.accepting_connections;
   seen.in_recovery = ob.in_recovery;
   seen.receiver_streaming = ob.receiver && ob.receiver->status == "streaming";
   seen.streaming_standbys = static_cast<int>(
@@ -112,6 +113,16 @@ bool DiedMeanwhile(const Instance& in) {
     if (inst::Clock::now() >= deadline) return false;
     inst::PollPause(attempt, deadline);
   }
+}
+
+// The state of a postmaster that refuses connections (57P03): a standby (started in standby
+// mode) is in recovery; anything else comes up as a primary, or may: starting.
+NodeState RefusingState(const Instance& in) {
+  NodeObservation seen;
+  seen.running = true;
+  seen.accepting_connections = false;
+  seen.starts_as_standby = pg::StartModeOf(in.options().data_dir) == pg::StartMode::kStandby;
+  return DeriveNodeState(seen);
 }
 
 LsnFacts StoppedLsnFacts(const Instance& in) {
@@ -157,7 +168,7 @@ InstanceObservation Instance::Observe() const {
       throw;
     }
     ob.in_recovery = true;  // starting up, not yet consistent, or shutting down
-    ob.state = DeriveNodeState(Seen(ob));
+    ob.state = RefusingState(*this);
     return ob;
   }
   ob.accepting_connections = true;
@@ -197,7 +208,7 @@ NodeState Instance::State() const {
       pool->Give(std::move(*s), generation, *postmaster);
       return DeriveNodeState(seen);
     } catch (const pg::PostgresError& e) {
-      if (e.sqlstate() == "57P03") return NodeState::kRecovery;  // starting up or shutting down
+      if (e.sqlstate() == "57P03") return RefusingState(*this);  // starting up or shutting down
       // A reused session may have died with a restarted server: retry once.
       if (reused) continue;
       if (DiedMeanwhile(*this)) return NodeState::kInactive;

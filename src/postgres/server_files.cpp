@@ -1,7 +1,10 @@
 #include "server_files.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "conninfo.hpp"
@@ -126,6 +129,48 @@ std::optional<PostmasterPidFile> ParsePostmasterPid(std::string_view text) {
   if (lines.size() > 5) f.listen_addr = std::string(TrimRight(lines[5]));
   if (lines.size() > 7) f.status = std::string(TrimRight(lines[7]));
   return f;
+}
+
+namespace {
+
+// recovery.conf (PostgreSQL 10-11) asks for standby mode: a line `standby_mode = on`.
+bool RecoveryConfAsksStandby(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  bool standby = false;
+  while (std::getline(in, line)) {
+    std::string text;
+    for (char c : line.substr(0, line.find('#'))) {
+      if (!std::isspace(static_cast<unsigned char>(c)) && c != '\'' && c != '=') {
+        text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+    }
+    if (text.rfind("standby_mode", 0) != 0) continue;
+    std::string value = text.substr(12);  // the last setting wins, as in PostgreSQL
+    standby = value == "on" || value == "true" || value == "yes" || value == "1";
+  }
+  return standby;
+}
+
+}  // namespace
+
+StartMode StartModeOf(const std::string& data_dir) {
+  namespace sfs = std::filesystem;
+  std::error_code ec;
+  const sfs::path dir(data_dir);
+  sfs::path marker = dir / "standby.signal";
+  bool standby = sfs::exists(marker, ec);
+  if (!ec && !standby) {
+    marker = dir / "recovery.conf";
+    standby = sfs::exists(marker, ec) && RecoveryConfAsksStandby(marker);
+  }
+  if (ec) return StartMode::kUnknown;
+  if (!standby) return StartMode::kPrimary;
+  auto marker_time = sfs::last_write_time(marker, ec);
+  if (ec) return StartMode::kUnknown;
+  auto start_time = sfs::last_write_time(dir / "postmaster.opts", ec);
+  if (ec) return StartMode::kUnknown;
+  return marker_time <= start_time ? StartMode::kStandby : StartMode::kUnknown;
 }
 
 }  // namespace pgha::pg

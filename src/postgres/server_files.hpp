@@ -39,6 +39,24 @@ struct PostmasterPidFile {
 /// is missing (a file being written, or not a pid file); later lines are optional.
 std::optional<PostmasterPidFile> ParsePostmasterPid(std::string_view text);
 
+/// How a postmaster that refuses connections (SQLSTATE 57P03: starting up, in crash recovery,
+/// shutting down) comes up, told by the files of its data directory.
+enum class StartMode {
+  /// No standby marker: crash recovery or a primary's start (recovery.signal alone, a targeted
+  /// recovery, also ends as a primary).
+  kPrimary,
+  /// standby.signal (PostgreSQL 10-11: recovery.conf with standby_mode on), no newer than
+  /// postmaster.opts, which the postmaster rewrites as it starts: it read the marker.
+  kStandby,
+  /// A marker newer than postmaster.opts, or no postmaster.opts: this postmaster may have
+  /// started before the marker was written, as a primary.
+  kUnknown,
+};
+
+/// The start mode of the postmaster running on `data_dir` (see StartMode). Never throws: a
+/// file that cannot be read or dated gives kUnknown.
+StartMode StartModeOf(const std::string& data_dir);
+
 }  // namespace pgha::pg
 
 #endif  // PGHA_POSTGRES_SERVER_FILES_HPP

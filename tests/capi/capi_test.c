@@ -227,6 +227,9 @@ static void test_node_states(void) {
   pgha_node_state s;
   CHECK(strcmp(pgha_node_state_name(PGHA_NODE_SLAVE), "slave") == 0);
   CHECK(pgha_node_state_name(99) == NULL);
+  CHECK(strcmp(pgha_node_state_name(PGHA_NODE_STARTING), "starting") == 0);
+  CHECK(pgha_node_state_name(PGHA_NODE_STARTING + 1) == NULL);
+  CHECK(pgha_node_state_parse("starting", &s) == PGHA_OK && s == PGHA_NODE_STARTING);
   CHECK(pgha_node_state_parse("recovery", &s) == PGHA_OK && s == PGHA_NODE_RECOVERY);
   CHECK(pgha_node_state_parse("Master", &s) == -PGHA_E_BAD_INPUT);
 }

@@ -194,9 +194,19 @@ def test_crc32c_vectors():
 # ---- node states -----------------------------------------------------------------------------
 
 def test_node_states():
-    assert pgha.NODE_STATES == ("inactive", "single", "master", "slave", "recovery")
+    # The seed's five, and pgha's "starting".
+    assert pgha.NODE_STATES == ("inactive", "single", "master", "slave", "recovery", "starting")
     assert pgha.derive_node_state(False) == "inactive"
     assert pgha.derive_node_state(True) == "single"
     assert pgha.derive_node_state(True, streaming_standbys=1) == "master"
     assert pgha.derive_node_state(True, in_recovery=True, receiver_streaming=True) == "slave"
     assert pgha.derive_node_state(True, in_recovery=True) == "recovery"
+    # Refusing connections: a standby is in recovery, anything else may come up as a primary.
+    assert pgha.derive_node_state(True, accepting_connections=False) == "starting"
+    assert pgha.derive_node_state(True, True, accepting_connections=False) == "starting"
+    assert pgha.derive_node_state(True, accepting_connections=False,
+                                  starts_as_standby=True) == "recovery"
+    assert [s for s in pgha.NODE_STATES if pgha.may_be_primary(s)] == ["single", "master",
+                                                                       "starting"]
+    with pytest.raises(pgha.BadInputError):
+        pgha.may_be_primary("primary")

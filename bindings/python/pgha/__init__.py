@@ -34,6 +34,7 @@ from ._pgha import (
     advance_logical_slots,
     crc32c,
     derive_node_state,
+    may_be_primary,
     error_code_name,
     install_logical_slots,
     is_valid_wal_segment_size,
@@ -108,7 +109,7 @@ _pgha._set_error_classes(
 __all__ = [
     "DEFAULT_WAL_SEGMENT_SIZE", "NODE_STATES", "ControlData", "FollowCheck", "Lsn", "SlotState",
     "TimelineHistory", "TimelineHistoryEntry", "WalFileName", "WalScanResult", "crc32c",
-    "derive_node_state", "error_code_name", "is_valid_wal_segment_size", "scan_wal_directory",
+    "derive_node_state", "may_be_primary", "error_code_name", "is_valid_wal_segment_size", "scan_wal_directory",
     "scan_wal_files", "wal_segment_name", "Error", "BadInputError", "NotFoundError",
     "WrongStateError", "ConflictError", "PostgresFailedError", "PeerUnreachableError",
     "TimeoutError", "IoError", "InternalError", "UnauthorizedError",

@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 __version__: str
 DEFAULT_WAL_SEGMENT_SIZE: int
-NODE_STATES: Tuple[str, ...]
+NODE_STATES: Tuple[str, ...]  # the seed's five, then "starting"
 
 LsnLike = Union["Lsn", str]
 
@@ -192,7 +192,9 @@ def scan_wal_directory(dir: str, history: Union[TimelineHistory, int] = 1,
                        system_identifier: Optional[int] = None,
                        max_records: int = 0) -> WalScanResult: ...
 def derive_node_state(running: bool, in_recovery: bool = False, receiver_streaming: bool = False,
-                      streaming_standbys: int = 0) -> str: ...
+                      streaming_standbys: int = 0, accepting_connections: bool = True,
+                      starts_as_standby: bool = False) -> str: ...
+def may_be_primary(state: str) -> bool: ...  # "master", "single", "starting"
 
 # ---- Instance: one local PostgreSQL data directory (docs/instance.md) ----------------------
 

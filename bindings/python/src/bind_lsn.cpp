@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "pgha/error.hpp"
 #include "pgha/node_state.hpp"
 #include "pgha/wal_file.hpp"
 
@@ -66,23 +67,38 @@ void BindWalFile(pb::module_& m) {
 }
 
 void BindNodeState(pb::module_& m) {
-  pb::tuple names(5);
+  pb::tuple names(6);
   int i = 0;
   for (NodeState s : {NodeState::kInactive, NodeState::kSingle, NodeState::kMaster,
-                      NodeState::kSlave, NodeState::kRecovery}) {
+                      NodeState::kSlave, NodeState::kRecovery, NodeState::kStarting}) {
     names[static_cast<std::size_t>(i++)] = std::string(NodeStateName(s));
   }
   m.attr("NODE_STATES") = names;
   m.def(
       "derive_node_state",
-      [](bool running, bool in_recovery, bool receiver_streaming, int streaming_standbys) {
+      [](bool running, bool in_recovery, bool receiver_streaming, int streaming_standbys,
+         bool accepting_connections, bool starts_as_standby) {
         NodeObservation seen{running, in_recovery, receiver_streaming, streaming_standbys};
+        seen.accepting_connections = accepting_connections;
+        seen.starts_as_standby = starts_as_standby;
         return std::string(NodeStateName(DeriveNodeState(seen)));
       },
       pb::arg("running"), pb::arg("in_recovery") = false, pb::arg("receiver_streaming") = false,
-      pb::arg("streaming_standbys") = 0,
-      "The seed's state name ('inactive', 'single', 'master', 'slave', 'recovery') of an "
+      pb::arg("streaming_standbys") = 0, pb::arg("accepting_connections") = true,
+      pb::arg("starts_as_standby") = false,
+      "The state name ('inactive', 'single', 'master', 'slave', 'recovery' - the seed's - or "
+      "'starting': running, not accepting connections, not started as a standby) of an "
       "observation.");
+  m.def(
+      "may_be_primary",
+      [](const std::string& state) {
+        auto s = ParseNodeState(state);
+        if (!s) throw Error(ErrorCode::kBadInput, "unknown node state \"" + state + "\"");
+        return MayBePrimary(*s);
+      },
+      pb::arg("state"),
+      "True for 'master', 'single' and 'starting': a node that writes, or may write within "
+      "moments.");
 }
 
 }  // namespace pgha::py

@@ -13,9 +13,10 @@ TEST_CASE("Node state names round-trip with the seed's spelling") {
     NodeState state;
     const char* name;
   };
-  for (const Case& c : {Case{NodeState::kInactive, "inactive"}, Case{NodeState::kSingle, "single"},
-                        Case{NodeState::kMaster, "master"}, Case{NodeState::kSlave, "slave"},
-                        Case{NodeState::kRecovery, "recovery"}}) {
+  for (const Case& c :
+       {Case{NodeState::kInactive, "inactive"}, Case{NodeState::kSingle, "single"},
+        Case{NodeState::kMaster, "master"}, Case{NodeState::kSlave, "slave"},
+        Case{NodeState::kRecovery, "recovery"}, Case{NodeState::kStarting, "starting"}}) {
     CAPTURE(c.name);
     CHECK(pgha::NodeStateName(c.state) == c.name);
     REQUIRE(pgha::ParseNodeState(c.name).has_value());
@@ -77,4 +78,30 @@ TEST_CASE("DeriveNodeState follows DESIGN.md's table") {
     }
   }
   CHECK(seen == 40);
+}
+
+TEST_CASE("a postmaster that refuses connections is starting unless it starts as a standby") {
+  for (bool in_recovery : {false, true}) {
+    for (bool streaming : {false, true}) {
+      for (int standbys : {0, 1}) {
+        NodeObservation o{true, in_recovery, streaming, standbys};
+        o.accepting_connections = false;
+        // What a refused connection cannot tell does not count: only the start mode does.
+        CHECK(pgha::DeriveNodeState(o) == NodeState::kStarting);
+        o.starts_as_standby = true;
+        CHECK(pgha::DeriveNodeState(o) == NodeState::kRecovery);
+        o.running = false;
+        CHECK(pgha::DeriveNodeState(o) == NodeState::kInactive);
+      }
+    }
+  }
+}
+
+TEST_CASE("MayBePrimary: master, single and starting count as possible masters") {
+  CHECK(pgha::MayBePrimary(NodeState::kMaster));
+  CHECK(pgha::MayBePrimary(NodeState::kSingle));
+  CHECK(pgha::MayBePrimary(NodeState::kStarting));
+  CHECK_FALSE(pgha::MayBePrimary(NodeState::kSlave));
+  CHECK_FALSE(pgha::MayBePrimary(NodeState::kRecovery));
+  CHECK_FALSE(pgha::MayBePrimary(NodeState::kInactive));
 }

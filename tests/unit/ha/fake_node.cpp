@@ -1,5 +1,7 @@
 #include "fake_node.hpp"
 
+#include <algorithm>
+
 namespace pgha::test {
 
 namespace {
@@ -27,6 +29,7 @@ FakePg& FakeNode::pg() {
 }
 
 NodeState FakeNode::State() {
+  if (world_[address_.name].on_state) world_[address_.name].on_state(world_[address_.name]);
   world_.Tick();
   FakePg& raw = world_[address_.name];
   if (raw.state_answers_left == 0) raw.reachable = false;
@@ -37,6 +40,8 @@ NodeState FakeNode::State() {
   seen.in_recovery = p.standby;
   seen.receiver_streaming = world_.Streaming(address_.name);
   seen.streaming_standbys = world_.StreamingStandbysOf(address_.name);
+  seen.accepting_connections = !p.starting;
+  seen.starts_as_standby = p.standby;
   return DeriveNodeState(seen);
 }
 
@@ -54,30 +59,41 @@ NodeFacts FakeNode::Facts() {
 void FakeNode::Stop(StopMode mode) {
   FakePg& p = pg();
   if (!p.running) return;
+  if (p.stop_fails == HalfWay::kBefore) throw Error(ErrorCode::kTimeout, "fake stop timed out");
   if (IsPrimaryPg(p) && mode != StopMode::kImmediate) {
     world_.Write(address_.name, 0x78);  // the shutdown checkpoint reaches streaming standbys
   }
   p.running = false;
+  if (p.stop_fails == HalfWay::kAfter) {
+    throw Error(ErrorCode::kPeerUnreachable, "fake stop: the answer was lost");
+  }
 }
 
 void FakeNode::StartMaster() {
   FakePg& p = pg();
+  if (p.start_fails == HalfWay::kBefore) throw Error(ErrorCode::kPostgresFailed, "fake start");
   p.standby = false;
   p.upstream.clear();
   p.running = true;
+  world_.NoteRoles();
+  if (p.start_fails == HalfWay::kAfter) throw Error(ErrorCode::kTimeout, "fake start timed out");
 }
 
 void FakeNode::StartSlave(const NodeAddress& upstream) {
   FakePg& p = pg();
+  if (p.start_fails == HalfWay::kBefore) throw Error(ErrorCode::kPostgresFailed, "fake start");
   p.standby = true;
   p.upstream = upstream.name;
   p.running = true;
   world_.Tick();
+  if (p.start_fails == HalfWay::kAfter) throw Error(ErrorCode::kTimeout, "fake start timed out");
 }
 
 void FakeNode::StartCurrent() {
+  if (pg().start_fails == HalfWay::kBefore) throw Error(ErrorCode::kPostgresFailed, "fake start");
   pg().running = true;
   world_.Tick();
+  if (pg().start_fails == HalfWay::kAfter) throw Error(ErrorCode::kTimeout, "fake start timed out");
 }
 
 void FakeNode::Promote() {
@@ -88,6 +104,7 @@ void FakeNode::Promote() {
   p.end = p.end + 0x80;  // END_OF_RECOVERY on the new timeline
   p.standby = false;
   p.upstream.clear();
+  world_.NoteRoles();
 }
 
 ValidLsnAnswer FakeNode::ValidLsn(TimelineId timeline, Lsn lsn,
@@ -178,6 +195,13 @@ void FakeWorld::Tick() {
       pg.record_tag = up.record_tag;
     }
   }
+  NoteRoles();
+}
+
+void FakeWorld::NoteRoles() {
+  int primaries = 0;
+  for (auto& [name, pg] : nodes_) primaries += pg.running && !pg.standby ? 1 : 0;
+  most_primaries_ = std::max(most_primaries_, primaries);
 }
 
 int FakeWorld::StreamingStandbysOf(const std::string& name) {
@@ -190,9 +214,9 @@ int FakeWorld::StreamingStandbysOf(const std::string& name) {
 
 bool FakeWorld::Streaming(const std::string& name) {
   FakePg& pg = nodes_[name];
-  if (!pg.running || !pg.standby || pg.upstream.empty()) return false;
+  if (!pg.running || !pg.standby || pg.upstream.empty() || pg.starting) return false;
   const FakePg& up = nodes_[pg.upstream];
-  if (!up.running || up.standby) return false;
+  if (!up.running || up.standby || up.starting) return false;
   if (pg.record_tag != up.record_tag) return false;  // diverged on one timeline: no streaming
   return ValidCode(pg.upstream, pg.timeline, pg.end) == 0;
 }

@@ -3,6 +3,7 @@
 #ifndef PGHA_TESTS_FAKE_NODE_HPP
 #define PGHA_TESTS_FAKE_NODE_HPP
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -10,6 +11,10 @@
 #include "pgha/cluster.hpp"
 
 namespace pgha::test {
+
+/// How a start or stop of a FakeNode fails: not at all, before doing anything, or after doing
+/// it (half-way: the effect happened, the caller is told it failed).
+enum class HalfWay { kNo, kBefore, kAfter };
 
 /// One simulated server.
 struct FakePg {
@@ -34,6 +39,18 @@ struct FakePg {
   std::vector<LogicalSlot> slots;
   int slots_taken_while_running = 0;
   bool slot_copy_fails = false;
+  // Starts throw: kBefore Error(kPostgresFailed) with nothing done; kAfter Error(kTimeout)
+  // with the server running as asked (a start that timed out while the postmaster goes on,
+  // a remote start whose answer was lost). Stops throw: kBefore Error(kTimeout), still
+  // running; kAfter Error(kPeerUnreachable) once stopped (the answer was lost).
+  HalfWay start_fails = HalfWay::kNo;
+  HalfWay stop_fails = HalfWay::kNo;
+  // A running server that does not accept connections yet (starting up, crash recovery): it
+  // is seen as a real one is (DeriveNodeState: starting, or recovery when a standby).
+  bool starting = false;
+  // Called at each State() call, before it answers (a test changes the server between two
+  // looks of an operation).
+  std::function<void(FakePg&)> on_state;
 };
 
 class FakeWorld;
@@ -85,9 +102,15 @@ class FakeWorld {
   int ValidCode(const std::string& on, TimelineId timeline, Lsn lsn);
   /// A cluster seen from `local`, with the others as peers.
   Cluster MakeCluster(const std::string& local, const std::vector<std::string>& peers);
+  /// The most servers running as primaries (or starting as ones) at once, at any point the
+  /// world was looked at or changed: more than 1 is two masters.
+  int MostPrimaries() const { return most_primaries_; }
+  /// Counts the running primaries now (MostPrimaries).
+  void NoteRoles();
 
  private:
   std::map<std::string, FakePg> nodes_;
+  int most_primaries_ = 0;
 };
 
 }  // namespace pgha::test
