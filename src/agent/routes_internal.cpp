@@ -51,7 +51,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
         if (as == "master") {
           a.local->StartMaster();
         } else if (as == "slave") {
-          a.local->StartSlave(NodeAddressFromJson(ParseBody(req.body, "start").at("upstream")));
+          a.local->StartSlave(NodeAddressField(ParseBody(req.body, "start"), "upstream"));
         } else if (as == "current") {
           a.local->StartCurrent();
         } else {
@@ -73,8 +73,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
         json j = ParseBody(req.body, "pull-wal");
-        a.local->PullWalFile(NodeAddressFromJson(j.at("from")),
-                             {j.at("file").get<std::string>(), j.at("md5").get<std::string>()});
+        a.local->PullWalFile(NodeAddressField(j, "from"), WalFileRefFromJson(j));
         return Done();
       },
       kBlocking);
@@ -82,7 +81,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/rewind",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
-        a.local->Rewind(NodeAddressFromJson(ParseBody(req.body, "rewind").at("source")));
+        a.local->Rewind(NodeAddressField(ParseBody(req.body, "rewind"), "source"));
         return Done();
       },
       kBlocking);
