@@ -1,6 +1,7 @@
 // Agent-to-agent routes (not in the seed): the primitives a coordinating agent runs on its
 // peers during an operation. Each mutating one needs the operation's lease.
 #include "agent_impl.hpp"
+#include "json_fields.hpp"
 #include "node_json.hpp"
 
 namespace pgha::agent {
@@ -90,9 +91,9 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/lease",
       [&a](const HttpRequest& req) {
         json j = ParseBody(req.body, "lease");
-        auto running = a.local->TryLock(
-            j.at("operation").get<std::string>(), j.at("holder").get<std::string>(),
-            std::chrono::milliseconds(j.at("ttl_ms").get<std::int64_t>()));
+        auto running =
+            a.local->TryLock(Field<std::string>(j, "operation"), Field<std::string>(j, "holder"),
+                             std::chrono::milliseconds(Field<std::int64_t>(j, "ttl_ms")));
         if (running) return Json({{"granted", false}, {"operation", *running}});
         return Json({{"granted", true}});
       },

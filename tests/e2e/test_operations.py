@@ -73,6 +73,8 @@ def test_internal_routes_answer_malformed_bodies_with_400(cluster):
         ("internal/slots/master", []), ("internal/slots/master", {"standby": 5}),
         ("internal/slots/master", {"standby": "pg-node02", "ensure_physical_slot": "yes"}),
         ("internal/slots/master", {"standby": "pg-node02", "hold": "cdc"}),
+        ("internal/lease", {}), ("internal/lease", []),
+        ("internal/lease", dict(lease, holder=7)), ("internal/lease", dict(lease, ttl_ms="1m")),
     ]
     try:
         for path, body in cases:
