@@ -21,7 +21,7 @@ mkdir -p "$figures"
 rm -f "$figures"/*.json
 export PGHA_FIGURES_DIR=$figures
 
-scripts/build.sh -DPGHA_WERROR=ON >/dev/null
+scripts/build.sh -DPGHA_WERROR=ON -DPGHA_FAULT_POINTS=ON >/dev/null  # the fault suites need them
 status=0
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- . ':!docs/reliability.md' 2>/dev/null || commit="$commit+changes"

@@ -8,10 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/build.sh -DPGHA_WERROR=ON
+# build/ is a test build: the fault points (PGHA_FAULT_POINTS) the e2e fault subsets need.
+scripts/build.sh -DPGHA_WERROR=ON -DPGHA_FAULT_POINTS=ON
 (cd build && ctest --output-on-failure -j2 -LE reliability)
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGHA_WERROR=ON \
+# build-asan/ has none, as a release build: it checks that such a build ignores the fault file.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGHA_WERROR=ON -DPGHA_FAULT_POINTS=OFF \
       -DPGHA_SANITIZE=address,undefined -DPGHA_BUILD_PYTHON=OFF -DPGHA_BUILD_BENCH=OFF
 cmake --build build-asan -j"$(nproc)" --target pgha_unit_tests pgha_capi_test pgha_capi_catalog_test
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

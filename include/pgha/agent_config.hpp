@@ -15,8 +15,8 @@
 
 namespace pgha {
 
-/// Everything an agent needs to know. Load() reads the JSON file (when it exists), then lets
-/// the environment override it:
+/// Everything an agent needs to know. Load() reads the JSON file (when one is named; it must
+/// exist), then lets the environment override it:
 ///
 /// - LOCAL_NODE → local_node (default PGNODE01)
 /// - REMOTE_NODE → a peer named so: agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432
@@ -78,15 +78,20 @@ struct PGHA_API AgentConfig {
   /// slave streams (docs/agent.md, "Synchronous replication"). Off: asynchronous.
   bool synchronous_mode = false;
 
-  /// The file's JSON (when `file` exists) overridden by `env`. Throws Error(kBadInput)
-  /// naming the field for a malformed file or value.
+  /// The file's JSON (when `file` is not empty) overridden by `env`. Throws Error(kNotFound)
+  /// when `file` does not exist, Error(kBadInput) naming the field for a malformed file or
+  /// value.
   static AgentConfig Load(const std::string& file, const std::map<std::string, std::string>& env);
   /// The process environment as a map (for Load).
   static std::map<std::string, std::string> ProcessEnvironment();
   static AgentConfig FromJson(const std::string& json_text);
   /// JSON of every field but the token (which lives in the environment or its own file).
   std::string ToJson() const;
-  /// Applies the fields present in `json_text` (POST nodes/env) and checks the result.
+  /// Applies the fields present in `json_text` (POST nodes/env) and checks the result; all
+  /// or nothing. Throws Error(kBadInput) naming the field for one that is malformed, and for
+  /// a start-only field set to another value than the running one: local_node, pgdata,
+  /// bindir, os_user, auth_disabled, listen_address, listen_port, the tls_* fields, and
+  /// api_token / api_token_file (never JSON fields: naming them is refused).
   void Update(const std::string& json_text);
   /// Writes config_file atomically (temp file, fsync, rename). Throws Error(kIo).
   void Save() const;

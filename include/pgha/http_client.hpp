@@ -110,8 +110,10 @@ class PGHA_API HttpClient {
 
 /// Does nothing for a 2xx response. Otherwise throws pgha::Error: with the code and msg of a
 /// {"code": N, "msg": "..."} body when it has one (N a known non-zero ErrorCode), else with
-/// the code of the status (401 kUnauthorized, 404 kNotFound, 409 kConflict, 503
-/// kPeerUnreachable, 504 kTimeout, other 4xx kBadInput, other kInternal). The message starts
+/// the code of the status (401 kUnauthorized, 404 kNotFound, 409 kConflict, 504 kTimeout,
+/// other 4xx kBadInput, other kInternal). Never kPeerUnreachable, which only a transport
+/// failure of HttpClient is: a peer that answered is up, so a body with code 6 (the peer
+/// could not reach another node) becomes kInternal with the peer's msg. The message starts
 /// with `what` (e.g. "GET http://node2:8079/api/pg/v1/lsn/current").
 PGHA_API void ThrowIfHttpError(const HttpResponse& response, std::string_view what);
 

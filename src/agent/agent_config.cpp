@@ -8,6 +8,7 @@
 
 #include "conninfo.hpp"
 #include "fs.hpp"
+#include "json_fields.hpp"
 #include "node_json.hpp"
 
 extern char** environ;  // NOLINT: POSIX
@@ -52,14 +53,43 @@ bool ParseBool(const std::string& text, const std::string& what) {
   throw Error(ErrorCode::kBadInput, what + " \"" + text + "\" is not true or false");
 }
 
+// Strictly typed: a number of the wrong sign or size is refused, never wrapped.
 template <typename T>
 void Take(const json& j, const char* key, T* out) {
-  if (!j.contains(key)) return;
-  try {
-    *out = j.at(key).get<T>();
-  } catch (const json::exception& e) {
+  if (j.contains(key)) *out = agent::FieldValue<T>(j.at(key), key);
+}
+
+// What POST nodes/env may not set: who may call the agent (authentication, the token, TLS,
+// the address it listens on), what it runs and as whom (bindir, os_user), and which node and
+// data directory it is. Each takes effect at start only; a change through the API would be
+// a way to switch authentication off or run another program.
+constexpr const char* kStartOnlyFields[] = {"local_node",
+                                            "pgdata",
+                                            "bindir",
+                                            "os_user",
+                                            "auth_disabled",
+                                            "api_token",
+                                            "api_token_file",
+                                            "listen_address",
+                                            "listen_port",
+                                            "tls_cert_file",
+                                            "tls_key_file",
+                                            "tls_ca_file",
+                                            "tls_client_ca_file",
+                                            "tls_insecure_skip_verify"};
+
+// Throws Error(kBadInput) naming the first start-only field `body` sets to a value other than
+// the running one (`before`, `after`: the configuration's JSON before and after the update).
+// The token has no JSON field: naming it at all is refused.
+void RefuseStartOnlyChanges(const json& body, const json& before, const json& after) {
+  for (const char* key : kStartOnlyFields) {
+    if (!body.contains(key)) continue;
+    if (before.contains(key) && before.at(key) == after.at(key)) continue;
     throw Error(ErrorCode::kBadInput,
-                std::string("configuration field \"") + key + "\": " + e.what());
+                std::string("POST nodes/env cannot set \"") + key +
+                    "\": it is read at start only (who may call the agent, what it runs, which "
+                    "node it is). HINT: edit the configuration file (the token: PGHA_API_TOKEN "
+                    "or PGHA_API_TOKEN_FILE) and restart the agent");
   }
 }
 
@@ -194,7 +224,15 @@ AgentConfig AgentConfig::Load(const std::string& file,
                               const std::map<std::string, std::string>& env) {
   AgentConfig c;
   if (!file.empty()) {
-    if (auto text = fs::ReadFileIfExists(file)) c = FromJson(*text);
+    // A misspelt path must not silently mean the defaults (another node name, /data, ...).
+    auto text = fs::ReadFileIfExists(file);
+    if (!text) {
+      throw Error(ErrorCode::kNotFound,
+                  "configuration file \"" + file +
+                      "\" does not exist. HINT: create it (\"{}\" for the defaults and the "
+                      "environment), or start without --config and PGHA_CONFIG");
+    }
+    c = FromJson(*text);
   }
   c.config_file = file;
   ApplyEnv(env, &c);
@@ -249,6 +287,7 @@ void AgentConfig::Update(const std::string& json_text) {
   if (j.is_discarded()) throw Error(ErrorCode::kBadInput, "nodes/env body is not valid JSON");
   AgentConfig next = *this;
   ApplyJson(j, &next);
+  RefuseStartOnlyChanges(j, json::parse(ToJson()), json::parse(next.ToJson()));
   next.Validate();
   *this = next;
 }
@@ -302,7 +341,7 @@ void AgentConfig::Validate() const {
   pg::CheckRoleName(db_user, "DB_USER");
   pg::CheckRoleName(superuser, "superuser");
   pg::CheckRoleName(database, "DATABASE");
-  pg::CheckPrintable(db_passwd, "DB_PASSWD");
+  pg::CheckSecret(db_passwd, "DB_PASSWD");
   if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
   for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");
   // Certificates and keys are loaded now, so that a bad file stops the agent at startup.

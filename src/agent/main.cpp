@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -28,6 +29,18 @@ int WaitForSignal() {
   return sig;
 }
 
+// A test build says so; a release build ignores the test-only fault file, and says that.
+void WarnAboutFaultPoints() {
+  const char* file = std::getenv("PGHA_FAULT_FILE");
+  if (pgha::kFaultPoints) {
+    std::cerr << "pgha-agent: fault points: compiled in (a test build: PGHA_FAULT_FILE can "
+                 "have this process or PostgreSQL killed)\n";
+  } else if (file != nullptr && *file != '\0') {
+    std::cerr << "pgha-agent: WARNING: PGHA_FAULT_FILE is set, but this build has no fault "
+                 "points (CMake option PGHA_FAULT_POINTS is OFF): ignored\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,7 +51,9 @@ int main(int argc, char** argv) {
     if (arg == "--config" && i + 1 < argc) {
       config_file = argv[++i];
     } else if (arg == "--version") {
-      std::cout << "pgha-agent " << pgha::kVersion << "\n";
+      std::cout << "pgha-agent " << pgha::kVersion << "\n"
+                << (pgha::kFaultPoints ? "fault points: compiled in (a test build)\n"
+                                       : "fault points: none\n");
       return 0;
     } else {
       std::cerr << kUsage;
@@ -61,8 +76,10 @@ int main(int argc, char** argv) {
   try {
     pgha::AgentConfig config =
         pgha::AgentConfig::Load(config_file, pgha::AgentConfig::ProcessEnvironment());
-    // PostgreSQL and the programs the agent runs inherit its environment: not the token.
+    // Read once: PostgreSQL and the programs the agent runs never see the secrets.
     ::unsetenv("PGHA_API_TOKEN");
+    ::unsetenv("DB_PASSWD");
+    WarnAboutFaultPoints();
     pgha::Agent agent(config);
     agent.Start();
     std::cerr << "pgha-agent " << pgha::kVersion << ": " << config.local_node << " listening on "

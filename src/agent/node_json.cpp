@@ -30,6 +30,14 @@ NodeAddress NodeAddressFromJson(const json& j) {
   return n;
 }
 
+NodeAddress NodeAddressField(const json& j, const char* key) {
+  return NodeAddressFromJson(Field<json>(j, key));
+}
+
+WalFileRef WalFileRefFromJson(const json& j) {
+  return {Field<std::string>(j, "file"), Field<std::string>(j, "md5")};
+}
+
 std::uint32_t ParseCrcHex(const std::string& text) {
   std::uint32_t crc = 0;
   bool hex = text.size() == 8;

@@ -13,6 +13,13 @@ namespace pgha::agent {
 
 nlohmann::json ToJson(const NodeAddress& n);
 NodeAddress NodeAddressFromJson(const nlohmann::json& j);
+/// The node address under `key` of the object `j` (the bodies of internal/start?as=slave,
+/// internal/rewind and internal/pull-wal). Error(kBadInput) naming the field when `j` is no
+/// object, or the field is missing or malformed.
+NodeAddress NodeAddressField(const nlohmann::json& j, const char* key);
+/// {"file": "<WAL file name>", "md5": "<hex>"}: an entry of walFiles, the file of pull-wal.
+/// Error(kBadInput) naming the field when one is missing or not a string.
+WalFileRef WalFileRefFromJson(const nlohmann::json& j);
 /// A WAL record's xl_crc from 8 hex digits (Error kBadInput otherwise); LowerHex32 writes it.
 std::uint32_t ParseCrcHex(const std::string& text);
 /// With "last_record": {"lsn", "crc"} when known.

@@ -48,9 +48,11 @@ std::string RemoteNode::Call(HttpMethod method, const std::string& path, const s
 NodeState RemoteNode::State() {
   // internal/state observes afresh; instance/current may be the observer's cached state.
   json j = ParseBody(Call(HttpMethod::kGet, "internal/state"), "internal/state");
-  if (!j.contains(address_.name) || !j[address_.name].is_string()) {
-    throw Error(ErrorCode::kPeerUnreachable,
-                address_.agent_url + " answered for another node: " + j.dump());
+  // An agent answered, so this is no unreachable node that force=true may skip.
+  if (!j.is_object() || !j.contains(address_.name) || !j[address_.name].is_string()) {
+    throw Error(ErrorCode::kBadInput,
+                address_.agent_url + " answered for another node: " + j.dump() +
+                    ". HINT: check the agent_url of " + address_.name + " in the configuration");
   }
   auto state = ParseNodeState(j[address_.name].get<std::string>());
   if (!state) throw Error(ErrorCode::kBadInput, "peer " + address_.name + " sent an unknown state");
@@ -93,9 +95,9 @@ ValidLsnAnswer RemoteNode::ValidLsn(TimelineId timeline, Lsn lsn,
 
 std::vector<WalFileRef> RemoteNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
   json j = ParseBody(Call(HttpMethod::kGet, "walFiles/" + LsnPath(timeline, lsn)), "walFiles");
+  if (!j.is_array()) throw Error(ErrorCode::kBadInput, "walFiles: expected a JSON array");
   std::vector<WalFileRef> files;
-  for (const json& f : j)
-    files.push_back({f.at("file").get<std::string>(), f.at("md5").get<std::string>()});
+  for (const json& f : j) files.push_back(WalFileRefFromJson(f));
   return files;
 }
 

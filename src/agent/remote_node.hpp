@@ -12,9 +12,10 @@
 
 namespace pgha::agent {
 
-/// A peer node. Connection failures surface as Error(kPeerUnreachable); error bodies of the
-/// peer as the Error they carry. Thread-safe: one operation holds the lease at a time, but
-/// state queries (GET instance/all) run beside it.
+/// A peer node. Transport failures (refused, timed out before connecting, TLS) surface as
+/// Error(kPeerUnreachable); an answer never does: error bodies of the peer become the Error
+/// they carry (see ThrowIfHttpError), malformed answers Error(kBadInput). Thread-safe: one
+/// operation holds the lease at a time, but state queries (GET instance/all) run beside it.
 class RemoteNode : public NodeControl {
  public:
   RemoteNode(NodeAddress address, std::shared_ptr<HttpClient> client);

@@ -39,13 +39,6 @@ json EnvJson(const AgentConfig& c) {
           {"remote_nodes", remotes}};
 }
 
-// TLS settings take effect at start only (the server and client are built then).
-bool SameTls(const AgentConfig& x, const AgentConfig& y) {
-  return x.tls_cert_file == y.tls_cert_file && x.tls_key_file == y.tls_key_file &&
-         x.tls_ca_file == y.tls_ca_file && x.tls_client_ca_file == y.tls_client_ca_file &&
-         x.tls_insecure_skip_verify == y.tls_insecure_skip_verify;
-}
-
 // The running master among the peers, to copy from.
 NodeAddress SyncSource(Agent::Impl& a) {
   for (const auto& peer : a.peers()) {
@@ -73,16 +66,7 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
         {
           std::lock_guard<std::mutex> lock(a.config_mutex);
           AgentConfig next = a.config;
-          next.Update(req.body);
-          if (next.local_node != a.config.local_node || next.pgdata != a.config.pgdata) {
-            throw Error(ErrorCode::kBadInput,
-                        "local_node and pgdata cannot change while the agent runs");
-          }
-          if (!SameTls(next, a.config)) {
-            throw Error(ErrorCode::kBadInput,
-                        "the tls_* settings cannot change while the agent runs. HINT: edit the "
-                        "configuration file and restart the agent");
-          }
+          next.Update(req.body);  // refuses the start-only fields (auth, token, TLS, bindir...)
           next.Save();
           a.config = next;
         }

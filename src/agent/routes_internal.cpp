@@ -1,6 +1,7 @@
 // Agent-to-agent routes (not in the seed): the primitives a coordinating agent runs on its
 // peers during an operation. Each mutating one needs the operation's lease.
 #include "agent_impl.hpp"
+#include "json_fields.hpp"
 #include "node_json.hpp"
 
 namespace pgha::agent {
@@ -51,7 +52,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
         if (as == "master") {
           a.local->StartMaster();
         } else if (as == "slave") {
-          a.local->StartSlave(NodeAddressFromJson(ParseBody(req.body, "start").at("upstream")));
+          a.local->StartSlave(NodeAddressField(ParseBody(req.body, "start"), "upstream"));
         } else if (as == "current") {
           a.local->StartCurrent();
         } else {
@@ -73,8 +74,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
         json j = ParseBody(req.body, "pull-wal");
-        a.local->PullWalFile(NodeAddressFromJson(j.at("from")),
-                             {j.at("file").get<std::string>(), j.at("md5").get<std::string>()});
+        a.local->PullWalFile(NodeAddressField(j, "from"), WalFileRefFromJson(j));
         return Done();
       },
       kBlocking);
@@ -82,7 +82,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/rewind",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
-        a.local->Rewind(NodeAddressFromJson(ParseBody(req.body, "rewind").at("source")));
+        a.local->Rewind(NodeAddressField(ParseBody(req.body, "rewind"), "source"));
         return Done();
       },
       kBlocking);
@@ -91,9 +91,9 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/lease",
       [&a](const HttpRequest& req) {
         json j = ParseBody(req.body, "lease");
-        auto running = a.local->TryLock(
-            j.at("operation").get<std::string>(), j.at("holder").get<std::string>(),
-            std::chrono::milliseconds(j.at("ttl_ms").get<std::int64_t>()));
+        auto running =
+            a.local->TryLock(Field<std::string>(j, "operation"), Field<std::string>(j, "holder"),
+                             std::chrono::milliseconds(Field<std::int64_t>(j, "ttl_ms")));
         if (running) return Json({{"granted", false}, {"operation", *running}});
         return Json({{"granted", true}});
       },

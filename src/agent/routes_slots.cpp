@@ -3,6 +3,7 @@
 #include <set>
 
 #include "agent_impl.hpp"
+#include "json_fields.hpp"
 #include "node_json.hpp"
 #include "slot_json.hpp"
 
@@ -148,7 +149,8 @@ void AddSlotRoutes(Agent::Impl& a, Router& r) {
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
         json body = ParseBody(req.body, "slots/take");
-        std::vector<LogicalSlot> slots = LogicalSlotsFromJson(body.value("slots", json::array()));
+        std::vector<LogicalSlot> slots =
+            LogicalSlotsFromJson(Field<json>(body, "slots", json::array()));
         return Json(ToJson(a.local->TakeLogicalSlots(slots)));
       },
       kBlocking);
@@ -156,14 +158,14 @@ void AddSlotRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/slots/master",
       [&a](const HttpRequest& req) {
         json body = ParseBody(req.body, "slots/master");
-        std::string standby = body.value("standby", std::string());
+        std::string standby = Field<std::string>(body, "standby", std::string());
         bool known = false;
         for (const auto& p : a.peers()) known = known || p->address().name == standby;
         if (!known)
           throw Error(ErrorCode::kBadInput,
                       "slots/master: \"" + standby + "\" is not a peer of this node");
-        return Json(ToJson(a.local->MasterSlotsFor(standby, HoldChangesFromJson(body),
-                                                   body.value("ensure_physical_slot", false))));
+        return Json(ToJson(a.local->MasterSlotsFor(
+            standby, HoldChangesFromJson(body), Field<bool>(body, "ensure_physical_slot", false))));
       },
       kBlocking);
   r.Add(

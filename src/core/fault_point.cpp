@@ -13,6 +13,7 @@
 
 namespace pgha::fault {
 
+#ifdef PGHA_FAULT_POINTS
 namespace {
 
 constexpr std::size_t kMaxSpecBytes = 4096;
@@ -133,6 +134,7 @@ void Fire(const std::string& fired, const std::string& point, const std::string&
 }
 
 }  // namespace
+#endif  // PGHA_FAULT_POINTS
 
 bool Matches(const std::string& pattern, const std::string& point) noexcept {
   if (pattern.empty()) return false;
@@ -141,6 +143,7 @@ bool Matches(const std::string& pattern, const std::string& point) noexcept {
   return pattern == point;
 }
 
+#ifdef PGHA_FAULT_POINTS
 void Point(const std::string& point, const std::string& detail) noexcept {
   const char* file = std::getenv(kFaultFileVariable);
   if (file == nullptr || *file == '\0') return;
@@ -154,5 +157,6 @@ void Point(const std::string& point, const std::string& detail) noexcept {
   } catch (...) {  // a test seam never changes what the code around it does
   }
 }
+#endif  // PGHA_FAULT_POINTS
 
 }  // namespace pgha::fault

@@ -13,7 +13,7 @@ ErrorCode CodeForStatus(int status) noexcept {
     case 401: return ErrorCode::kUnauthorized;
     case 404: return ErrorCode::kNotFound;
     case 409: return ErrorCode::kConflict;
-    case 503: return ErrorCode::kPeerUnreachable;
+    case 503: return ErrorCode::kInternal;  // it answered: see ThrowIfHttpError
     case 504: return ErrorCode::kTimeout;
     default: return status >= 400 && status < 500 ? ErrorCode::kBadInput : ErrorCode::kInternal;
   }
@@ -43,6 +43,13 @@ void ThrowIfHttpError(const HttpResponse& response, std::string_view what) {
     code = CodeForStatus(response.status);
     msg = "HTTP " + std::to_string(response.status);
     if (!response.body.empty()) msg += ": " + QuoteForMessage(response.body);
+  }
+  // An answer proves that the peer is up. kPeerUnreachable, which the operations take as
+  // "down: may be skipped with force=true", comes from the transport only (HttpClient); a
+  // peer that says it could not reach another node failed the call.
+  if (code == ErrorCode::kPeerUnreachable) {
+    code = ErrorCode::kInternal;
+    msg += " (the peer answered with peer_unreachable: it could not reach another node)";
   }
   throw Error(code, std::string(what) + ": " + msg);
 }

@@ -70,9 +70,14 @@ std::string ResolveProgram(const std::string& name) {
   throw Error(ErrorCode::kNotFound, "program \"" + name + "\" not found or not executable");
 }
 
+// Inherited variables a child does not get: PostgreSQL's (PG*, which would redirect or
+// authenticate its connections), the locale and time zone (set below), and the secrets of
+// pgha's own configuration (the agent's DB_PASSWD and API token; a program that needs a
+// password gets it in Command::env, e.g. PGPASSWORD).
 bool Replaced(std::string_view entry, const std::optional<RunAs>& user) {
   auto starts = [&](std::string_view p) { return entry.substr(0, p.size()) == p; };
   if (starts("PG") || starts("LC_") || starts("LANG") || starts("TZ=")) return true;
+  if (starts("DB_PASSWD=")) return true;  // PGHA_API_TOKEN is a PG* variable
   return user && (starts("HOME=") || starts("USER=") || starts("LOGNAME="));
 }
 

@@ -113,6 +113,18 @@ void CheckPrintable(std::string_view value, std::string_view what, std::size_t m
   }
 }
 
+void CheckSecret(std::string_view value, std::string_view what, std::size_t max) {
+  // The value is never quoted: messages end up in logs and HTTP answers.
+  auto bad = [&](const char* why) {
+    throw Error(ErrorCode::kBadInput, std::string(what) + " (" + std::to_string(value.size()) +
+                                          " bytes, not shown) is invalid: " + why);
+  };
+  if (value.size() > max) bad("too long");
+  for (char c : value) {
+    if (IsControl(c)) bad("control characters are not allowed");
+  }
+}
+
 void CheckApplyDelay(std::string_view delay) {
   std::size_t i = 0;
   while (i < delay.size() && delay[i] >= '0' && delay[i] <= '9') ++i;

@@ -31,8 +31,10 @@ void CheckRoleName(std::string_view name, std::string_view what);
 /// (PostgreSQL's ReplicationSlotValidateName).
 void CheckSlotName(std::string_view name);
 /// Throws Error(kBadInput) for a value with control characters or longer than `max` bytes
-/// (passwords, application names: they end up in files and conninfo strings).
+/// (application names, paths: they end up in files and conninfo strings), quoting it.
 void CheckPrintable(std::string_view value, std::string_view what, std::size_t max = 1024);
+/// CheckPrintable for a password: the message names `what` and the length, never the value.
+void CheckSecret(std::string_view value, std::string_view what, std::size_t max = 1024);
 /// Throws Error(kBadInput) unless `delay` is a recovery_min_apply_delay PostgreSQL accepts
 /// and pgha writes: digits, optional blank, optional unit ms, s, min, h, d (e.g. "5min",
 /// "300s", "0"; plain digits are milliseconds).

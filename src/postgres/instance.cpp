@@ -156,7 +156,7 @@ Instance::Instance(InstanceOptions options)
   pg::CheckHost(options_.host, "host");
   pg::CheckPort(options_.port, "port");
   pg::CheckRoleName(options_.superuser, "superuser");
-  pg::CheckPrintable(options_.password, "password");
+  pg::CheckSecret(options_.password, "password");
   if (options_.os_user.empty()) throw Error(ErrorCode::kBadInput, "os_user is empty");
   process::RunAsIfRoot(options_.os_user);  // kNotFound early for an unknown account
   if (options_.socket_dir.empty())

@@ -18,9 +18,9 @@ namespace {
 void CheckInitOptions(const InitOptions& o, int major) {
   pg::RenderPgHba(o);                  // SUBNET, MASK, REPLICATE_USER
   pg::RenderServerSettings(o, major);  // settings
-  pg::CheckPrintable(o.replicate_password, "replicate password");
-  pg::CheckPrintable(o.db_password, "DB_PASSWD");
-  pg::CheckPrintable(o.superuser_password, "superuser password");
+  pg::CheckSecret(o.replicate_password, "replicate password");
+  pg::CheckSecret(o.db_password, "DB_PASSWD");
+  pg::CheckSecret(o.superuser_password, "superuser password");
   if (!o.db_user.empty()) pg::CheckRoleName(o.db_user, "DB_USER");
   if (!o.database.empty()) pg::CheckRoleName(o.database, "DATABASE");
   if (o.wal_segment_size_mb != 0) {

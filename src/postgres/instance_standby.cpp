@@ -157,7 +157,7 @@ void CheckRewindSource(const RewindSource& src) {
   pg::CheckPort(src.port, "rewind source port");
   pg::CheckRoleName(src.user, "rewind source user");
   pg::CheckRoleName(src.dbname, "rewind source dbname");
-  pg::CheckPrintable(src.password, "rewind source password");
+  pg::CheckSecret(src.password, "rewind source password");
 }
 
 // CHECKPOINT on the source, so that its pg_control shows its current timeline. A role that

@@ -38,7 +38,8 @@ struct Command {
   std::vector<std::string> argv;
   std::optional<RunAs> user;
   /// Added to the environment. The base environment is ours without PG*, LC_*, LANG*, TZ
-  /// variables, plus LC_ALL=C, TZ=UTC (and HOME/USER/LOGNAME of `user`).
+  /// and DB_PASSWD variables (so neither PGHA_API_TOKEN nor the agent's DB_PASSWD is ever
+  /// inherited), plus LC_ALL=C, TZ=UTC (and HOME/USER/LOGNAME of `user`).
   std::vector<std::pair<std::string, std::string>> env;
   /// Written to the program's standard input, which is then closed (/dev/null without it).
   std::optional<std::string> stdin_text;

@@ -64,7 +64,7 @@ std::vector<std::pair<std::string, std::string>> StandbySettings(const StandbyCo
   CheckHost(c.primary_host, "primary host");
   CheckPort(c.primary_port, "primary port");
   CheckRoleName(c.user, "replication user");
-  CheckPrintable(c.password, "replication password");
+  CheckSecret(c.password, "replication password");
   CheckPrintable(c.application_name, "application name", 63);
   std::vector<std::pair<std::string, std::string>> settings{
       {"primary_conninfo", QuoteGucString(PrimaryConninfo(c))}};

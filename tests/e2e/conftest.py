@@ -34,14 +34,16 @@ class Cluster:
         self.names = [n["name"] for n in self.info["nodes"]]
 
     def call(self, node: str, method: str, path: str, token: str = "default", timeout=300,
-             body=None):
+             body=None, headers=None):
         """(status, parsed JSON body) of one request to `node`'s agent; `body` is sent as
-        JSON."""
+        JSON (bytes as they are), with `headers` (a dict) added."""
         url = self.nodes[node]["agent_url"] + "/api/pg/v1/" + path
-        data = None if body is None else json.dumps(body).encode()
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         req = urllib.request.Request(url, method=method, data=data)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         tok = self.token if token == "default" else token
         if tok:
             req.add_header("Authorization", "Bearer " + tok)

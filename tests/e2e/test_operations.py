@@ -39,6 +39,53 @@ def test_bad_input_gets_json_errors(cluster):
         assert body["code"] != 0 and body["msg"]
 
 
+def test_nodes_env_refuses_what_decides_who_may_call_the_agent_or_what_it_runs(cluster):
+    config = cluster.nodes["pg-node01"]["config"]
+    with open(config) as f:
+        before = f.read()
+    for field, value in [("auth_disabled", True), ("bindir", "/tmp"), ("os_user", "root"),
+                         ("api_token", "chosen"), ("api_token_file", "/tmp/token"),
+                         ("listen_address", "0.0.0.0"), ("tls_insecure_skip_verify", True),
+                         ("tls_cert_file", "/tmp/agent.crt")]:
+        status, body = cluster.call("pg-node01", "POST", "nodes/env", body={field: value})
+        assert status == 400 and body["code"] == 1 and f'"{field}"' in body["msg"], (field, body)
+    with open(config) as f:
+        assert f.read() == before
+    assert cluster.call("pg-node01", "GET", "instance/current", token=None)[0] == 401
+
+
+def test_internal_routes_answer_malformed_bodies_with_400(cluster):
+    holder = "pg-node02/e2e-malformed/1"
+    lease = {"operation": "e2e malformed bodies", "holder": holder, "ttl_ms": 60000}
+    assert cluster.ok("pg-node01", "POST", "internal/lease", body=lease)["granted"], lease
+    node = {"name": "pg-node02", "agent_url": cluster.nodes["pg-node02"]["agent_url"],
+            "pg_host": "127.0.0.1", "pg_port": cluster.nodes["pg-node02"]["pg_port"]}
+    cases = [
+        ("internal/start?as=slave", b"{not json"), ("internal/start?as=slave", {}),
+        ("internal/start?as=slave", []), ("internal/start?as=slave", {"upstream": "pg-node02"}),
+        ("internal/start?as=slave", {"upstream": dict(node, pg_port="5432")}),
+        ("internal/pull-wal", {}), ("internal/pull-wal", {"from": node}),
+        ("internal/pull-wal", {"from": node, "file": 1, "md5": "x"}),
+        ("internal/pull-wal", {"from": [], "file": "x", "md5": "x"}),
+        ("internal/rewind", {"source": None}), ("internal/rewind", "source"),
+        ("internal/slots/take", []), ("internal/slots/take", {"slots": "cdc"}),
+        ("internal/slots/take", {"slots": [{"slot": 1}]}),
+        ("internal/slots/master", []), ("internal/slots/master", {"standby": 5}),
+        ("internal/slots/master", {"standby": "pg-node02", "ensure_physical_slot": "yes"}),
+        ("internal/slots/master", {"standby": "pg-node02", "hold": "cdc"}),
+        ("internal/lease", {}), ("internal/lease", []),
+        ("internal/lease", dict(lease, holder=7)), ("internal/lease", dict(lease, ttl_ms="1m")),
+    ]
+    try:
+        for path, body in cases:
+            status, answer = cluster.call("pg-node01", "POST", path, body=body,
+                                          headers={"X-Pgha-Lease": holder})
+            assert status == 400 and answer["code"] == 1, (path, body, status, answer)
+    finally:
+        cluster.ok("pg-node01", "DELETE", "internal/lease?holder=" + holder.replace("/", "%2F"))
+    assert cluster.ok("pg-node01", "GET", "instance/current") == {"pg-node01": "master"}
+
+
 def test_wal_routes(cluster):
     start_pair(cluster)
     lsn = cluster.ok("pg-node01", "GET", "lsn/all")

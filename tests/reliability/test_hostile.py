@@ -288,7 +288,12 @@ def test_hostile_requests(cluster):
                            json.dumps({"nodes": [{"name": node, "agent_url": "file:///etc/passwd",
                                                   "pg_host": "127.0.0.1", "pg_port": 1}]})
                            .encode()),
-                          ("a wrong field type", b'{"operation_timeout_ms": "soon"}')]:
+                          ("a wrong field type", b'{"operation_timeout_ms": "soon"}'),
+                          ("a negative segment size", b'{"wal_segment_size_mb": -1}'),
+                          ("authentication switched off", b'{"auth_disabled": true}'),
+                          ("another bindir", b'{"bindir": "/tmp"}'),
+                          ("a token chosen by the caller", b'{"api_token": "mine"}'),
+                          ("another listen address", b'{"listen_address": "0.0.0.0"}')]:
         r.check("configuration", f"POST nodes/env, {name}", {400},
                 r.http("POST", "nodes/env", body=payload))
 

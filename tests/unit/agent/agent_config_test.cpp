@@ -128,13 +128,24 @@ TEST_CASE("The environment overrides the file, which overrides the defaults") {
   CHECK(c.Peers()[0].agent_url == "https://127.0.0.2:9000");
 }
 
-TEST_CASE("A missing configuration file means the defaults") {
+TEST_CASE("A configuration file that does not exist is an error, not the defaults") {
   TempDir dir;
-  AgentConfig c = AgentConfig::Load(dir.File("agent.json"), kBase);
+  try {
+    AgentConfig::Load(dir.File("agent.json"), kBase);
+    FAIL("a missing file was taken for the defaults");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kNotFound);
+    CHECK(std::string(e.what()).find(dir.File("agent.json")) != std::string::npos);
+  }
+  // No file named: the defaults and the environment.
+  AgentConfig c = AgentConfig::Load("", kBase);
   CHECK(c.local_node == "PGNODE01");
   CHECK(c.listen_port == 8079);
   CHECK(c.nodes.size() == 1);
   CHECK_FALSE(c.synchronous_mode);
+  // An empty object in the file: the same.
+  Write(dir.File("agent.json"), "{}");
+  CHECK(AgentConfig::Load(dir.File("agent.json"), kBase).ToJson() == c.ToJson());
 }
 
 TEST_CASE("The token comes from a file, without its line end, and never into the JSON") {
@@ -272,7 +283,8 @@ TEST_CASE("Save writes what Load reads back, readable by its owner only") {
   Env env = kBase;
   env["LOCAL_NODE"] = "n1";
   env["REMOTE_NODE"] = "n2";
-  AgentConfig c = AgentConfig::Load(dir.File("agent.json"), env);
+  AgentConfig c = AgentConfig::Load("", env);
+  c.config_file = dir.File("agent.json");
   c.Update(R"({"synchronous_mode": true, "slot_sync_interval_ms": 0, "mask": 8,
                "subnet": "10.0.0.0", "operation_timeout_ms": 30000})");
   c.Save();
@@ -286,4 +298,81 @@ TEST_CASE("Save writes what Load reads back, readable by its owner only") {
   CHECK(back.synchronous_mode);
   CHECK(back.slot_sync_interval.count() == 0);
   CHECK(back.operation_timeout.count() == 30000);
+}
+
+TEST_CASE("POST nodes/env refuses the start-only fields, naming each, and changes nothing") {
+  AgentConfig c = AgentConfig::Load("", kBase);
+  const std::string before = c.ToJson();
+  const char* bodies[][2] = {
+      {"auth_disabled", R"({"auth_disabled": true})"},
+      {"bindir", R"({"bindir": "/tmp/not-postgres/bin"})"},
+      {"os_user", R"({"os_user": "root"})"},
+      {"api_token", R"({"api_token": "chosen-by-the-caller"})"},
+      {"api_token", R"({"api_token": ""})"},
+      {"api_token_file", R"({"api_token_file": "/tmp/token"})"},
+      {"listen_address", R"({"listen_address": "0.0.0.0"})"},
+      {"listen_port", R"({"listen_port": 9999})"},
+      {"tls_cert_file", R"({"tls_cert_file": "/etc/ssl/certs/x.pem"})"},
+      {"tls_key_file", R"({"tls_key_file": "/etc/ssl/private/x.key"})"},
+      {"tls_ca_file", R"({"tls_ca_file": "/etc/ssl/certs/ca.pem"})"},
+      {"tls_client_ca_file", R"({"tls_client_ca_file": "/etc/ssl/certs/ca.pem"})"},
+      {"tls_insecure_skip_verify", R"({"tls_insecure_skip_verify": true})"},
+      {"local_node", R"({"local_node": "intruder"})"},
+      {"pgdata", R"({"pgdata": "/tmp/elsewhere"})"},
+      // Next to an allowed field: neither is applied.
+      {"auth_disabled", R"({"database": "other", "auth_disabled": true})"},
+  };
+  for (const auto& [field, body] : bodies) {
+    CAPTURE(std::string(body));
+    try {
+      c.Update(body);
+      FAIL("accepted");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+      CHECK(std::string(e.what()).find(std::string("\"") + field + "\"") != std::string::npos);
+    }
+    CHECK(c.ToJson() == before);
+  }
+  // The running value is no change: a body that repeats it is accepted.
+  c.Update(R"({"auth_disabled": false, "tls_ca_file": "", "listen_port": 8079,
+               "bindir": "", "database": "other"})");
+  CHECK(c.database == "other");
+}
+
+TEST_CASE("POST nodes/env refuses mistyped and out-of-range numbers instead of wrapping them") {
+  AgentConfig c = AgentConfig::Load("", kBase);
+  const std::string before = c.ToJson();
+  for (const char* body : {R"({"wal_segment_size_mb": -1})", R"({"mask": 1.5})", R"({"mask": "8"})",
+                           R"({"synchronous_mode": "yes"})", R"({"operation_timeout_ms": "soon"})",
+                           R"({"database": 5})", R"({"nodes": [{"name": 1}]})",
+                           R"({"wal_segment_size_mb": 1e20})", "[]", "\"text\""}) {
+    CAPTURE(std::string(body));
+    bool bad_input = false;
+    try {
+      c.Update(body);
+    } catch (const Error& e) {
+      bad_input = e.code() == ErrorCode::kBadInput;
+    }
+    CHECK(bad_input);
+    CHECK(c.ToJson() == before);
+  }
+}
+
+TEST_CASE("DB_PASSWD is never quoted in an error") {
+  const std::string secret = "s3cret\nwith a line break";
+  try {
+    AgentConfig::Load("", With(kBase, "DB_PASSWD", secret));
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kBadInput);
+    CHECK(std::string(e.what()).find("DB_PASSWD") != std::string::npos);
+    CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+  }
+  AgentConfig c = AgentConfig::Load("", kBase);
+  try {
+    c.Update(R"({"db_passwd": "s3cret\u0001"})");
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+  }
 }

@@ -236,3 +236,31 @@ TEST_CASE("Malformed slot JSON from a peer is refused") {
   CHECK(RefusedAsBadInput([&] { agent::SlotSyncReportFromJson(json{{"slots", {1, 2}}}); }));
   CHECK(RefusedAsBadInput([&] { agent::SlotSyncReportFromJson(json("report")); }));
 }
+
+TEST_CASE("The internal routes' bodies: a malformed one is bad input naming the field") {
+  const json node = agent::ToJson(pgha::NodeAddress{"pg-node01", "http://127.0.0.1:1", "h", 5});
+  // internal/start?as=slave {"upstream"}, internal/rewind {"source"}, pull-wal {"from"}.
+  CHECK(agent::NodeAddressField(json{{"upstream", node}}, "upstream").name == "pg-node01");
+  json bad_port = node;
+  bad_port["pg_port"] = "5432";
+  json no_url = node;
+  no_url.erase("agent_url");
+  for (const json& body :
+       {json::object(), json::array(), json("upstream"), json(nullptr), json{{"upstream", nullptr}},
+        json{{"upstream", "pg-node01"}}, json{{"upstream", json::array()}},
+        json{{"upstream", bad_port}}, json{{"upstream", no_url}}, json{{"source", node}}}) {
+    CAPTURE(body.dump());
+    CHECK(RefusedAsBadInput([&] { agent::NodeAddressField(body, "upstream"); }));
+  }
+  // pull-wal's file, and each entry of a walFiles answer.
+  pgha::WalFileRef f = agent::WalFileRefFromJson(
+      json{{"from", node}, {"file", "000000010000000000000002"}, {"md5", "ab"}});
+  CHECK(f.name == "000000010000000000000002");
+  CHECK(f.md5 == "ab");
+  for (const json& body :
+       {json::object(), json::array(), json{{"file", "x"}}, json{{"md5", "ab"}},
+        json{{"file", 2}, {"md5", "ab"}}, json{{"file", "x"}, {"md5", nullptr}}}) {
+    CAPTURE(body.dump());
+    CHECK(RefusedAsBadInput([&] { agent::WalFileRefFromJson(body); }));
+  }
+}

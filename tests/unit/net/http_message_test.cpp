@@ -114,7 +114,9 @@ TEST_CASE("HTTP statuses of the error codes follow docs/errors.md") {
   }
 }
 
-TEST_CASE("ThrowIfHttpError: the code a peer's error body carries, else the status's") {
+TEST_CASE(
+    "ThrowIfHttpError: the code a peer's error body carries, else the status's; never "
+    "peer_unreachable, since the peer answered") {
   auto code_of = [](int status, const std::string& body) {
     HttpResponse r;
     r.status = status;
@@ -131,12 +133,19 @@ TEST_CASE("ThrowIfHttpError: the code a peer's error body carries, else the stat
   CHECK(code_of(204, "") == 0);
   CHECK(code_of(409, R"({"code":4,"msg":"switchover running"})") == 4);
   CHECK(code_of(500, R"({"code":5,"msg":"pg_ctl failed"})") == 5);
-  CHECK(code_of(503, R"({"code":6,"msg":"x"})") == 6);
+  CHECK(code_of(500, R"({"code":9,"msg":"internal error"})") == 9);
+  CHECK(code_of(500, R"({"code":8,"msg":"disk full"})") == 8);
+  // An answer is no proof that the peer is down: it said one of its own peers is.
+  CHECK(code_of(503, R"({"code":6,"msg":"x"})") == 9);
+  CHECK(code_of(500, R"({"code":6,"msg":"x"})") == 9);
   // Not an error body: the status decides.
   CHECK(code_of(401, "") == 10);
   CHECK(code_of(404, "<html>") == 2);
   CHECK(code_of(409, "{}") == 4);
-  CHECK(code_of(503, R"({"code":0,"msg":"ok?"})") == 6);
+  CHECK(code_of(503, R"({"code":0,"msg":"ok?"})") == 9);
+  CHECK(code_of(503, "") == 9);
+  CHECK(code_of(503, "<html>busy</html>") == 9);
+  CHECK(code_of(500, "") == 9);
   CHECK(code_of(504, R"({"code":99,"msg":"?"})") == 7);
   CHECK(code_of(418, R"({"code":"1","msg":"x"})") == 1);
   CHECK(code_of(502, "bad gateway") == 9);
@@ -144,4 +153,9 @@ TEST_CASE("ThrowIfHttpError: the code a peer's error body carries, else the stat
   r.status = 409;
   r.body = R"({"code":3,"msg":"node is not a slave"})";
   CHECK_THROWS_WITH(pgha::ThrowIfHttpError(r, "POST u"), "POST u: node is not a slave");
+  r.status = 503;
+  r.body = R"({"code":6,"msg":"cannot ask pg-node03"})";
+  CHECK_THROWS_WITH(pgha::ThrowIfHttpError(r, "POST u"),
+                    "POST u: cannot ask pg-node03 (the peer answered with peer_unreachable: it "
+                    "could not reach another node)");
 }

@@ -1,7 +1,8 @@
 // Crash safety of pgha's writers: a child process is killed (SIGKILL, by the fault points of
 // src/core/fault_point.hpp) at each stage of fs::WriteFileAtomic and of a WAL upload, and the
 // file it was writing must then be the old one or the new one, whole. What a killed writer
-// leaves behind (its temporary file) is removed by the next write.
+// leaves behind (its temporary file) is removed by the next write. Test builds only (CMake
+// option PGHA_FAULT_POINTS).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include "pgha/wal_catalog.hpp"
 #include "wal_builder.hpp"
 
+#ifdef PGHA_FAULT_POINTS
 namespace {
 
 struct ScratchDir {
@@ -155,3 +157,4 @@ TEST_CASE("An upload killed at any stage leaves no segment or the whole one in p
           std::vector<std::string>{wal.SegmentName(1), name2, "archive_status"});
   }
 }
+#endif  // PGHA_FAULT_POINTS

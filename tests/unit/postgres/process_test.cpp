@@ -64,19 +64,25 @@ TEST_CASE("Run feeds stdin and does not deadlock on large output") {
   CHECK(big.exit_code == 1);
 }
 
-TEST_CASE("Run gives programs LC_ALL=C and TZ=UTC and none of our PG variables") {
+TEST_CASE("Run gives programs LC_ALL=C and TZ=UTC and none of our PG variables or secrets") {
   ::setenv("PGPASSWORD", "leak", 1);
   ::setenv("LANG", "de_DE.UTF-8", 1);
+  ::setenv("DB_PASSWD", "db-secret", 1);
+  ::setenv("PGHA_API_TOKEN", "api-secret", 1);
   Command c = Cmd({"/usr/bin/env"});
   c.env = {{"PGAPPNAME", "pgha_test"}};
   auto o = pgha::process::Run(c);
   ::unsetenv("PGPASSWORD");
   ::unsetenv("LANG");
+  ::unsetenv("DB_PASSWD");
+  ::unsetenv("PGHA_API_TOKEN");
   CHECK(o.out.find("LC_ALL=C\n") != std::string::npos);
   CHECK(o.out.find("TZ=UTC\n") != std::string::npos);
   CHECK(o.out.find("PGAPPNAME=pgha_test\n") != std::string::npos);
   CHECK(o.out.find("PGPASSWORD") == std::string::npos);
   CHECK(o.out.find("LANG=") == std::string::npos);
+  CHECK(o.out.find("db-secret") == std::string::npos);
+  CHECK(o.out.find("api-secret") == std::string::npos);
 }
 
 TEST_CASE("Run reports a missing program as kNotFound and a deadline as kTimeout") {

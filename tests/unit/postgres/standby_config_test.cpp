@@ -247,8 +247,22 @@ TEST_CASE("Standby configuration values are validated") {
       FAIL("accepted");
     } catch (const pgha::Error& e) {
       CHECK(e.code() == ErrorCode::kBadInput);
+      // A password is never quoted (messages reach logs and HTTP answers).
+      if (f == "password") CHECK(std::string(e.what()).find("line") == std::string::npos);
     }
   }
+  for (const std::string& secret : {std::string("s3cret\nx"), std::string(2000, 's')}) {
+    try {
+      pgha::pg::CheckSecret(secret, "DB_PASSWD");
+      FAIL("accepted");
+    } catch (const pgha::Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+      CHECK(std::string(e.what()).find("DB_PASSWD (") == 0);
+      CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+      CHECK(std::string(e.what()).find("sss") == std::string::npos);
+    }
+  }
+  CHECK_NOTHROW(pgha::pg::CheckSecret("it's a 'good' one\\", "password"));
   auto c = Config();
   c.primary_port = 0;
   CHECK_THROWS_AS(pgha::pg::RenderRecoveryConf(c), pgha::Error);
