@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -626,13 +627,16 @@ class Monitor(threading.Thread):
     """Asks every node, about every 20 ms (all nodes of a sample at once, each with a short
     timeout), whether it accepts writes: `SELECT NOT pg_is_in_recovery()`.
 
-    Each node's answer in a sample is "primary", "standby" or "unknown": an error (refused,
-    timed out, starting up, shutting down) proves nothing — a backend of a killed or
-    stopping postmaster may still commit — so it is never counted as "not primary".
-    `two_primaries` counts the samples in which two or more nodes answered "primary" (a
-    failure wherever it is checked); `unknown_samples` those with a node unknown, and
-    `blind_samples` those in which primaries plus unknowns reach two, where a two-primaries
-    moment could hide. `known_share()` is the share of samples every node answered."""
+    Each node's answer in a sample is "primary", "standby", "down" or "unknown". An error
+    (refused, timed out, starting up, shutting down) by itself proves nothing — a backend of
+    a killed or stopping postmaster may still commit — so it is never counted as "not
+    primary": it is "down" only when, after the error, no process at all has the node's
+    data directory as its working directory (PostgreSQL's postmaster and every backend run
+    there, orphans of a killed postmaster too), and "unknown" otherwise. `two_primaries`
+    counts the samples in which two or more nodes answered "primary" (a failure wherever it
+    is checked); `unknown_samples` those with a node unknown, and `blind_samples` those in
+    which primaries plus unknowns reach two, where a two-primaries moment could hide;
+    `blind_share()` is their share of all samples."""
 
     INTERVAL = 0.02
     PROBE_TIMEOUT_S = 2          # libpq's smallest connect_timeout
@@ -649,6 +653,9 @@ class Monitor(threading.Thread):
         self.blind_samples = 0
         self.longest_blind_s = 0.0
         self.first_two_primaries: Optional[dict] = None
+        self.unknown_why: Dict[str, int] = {}  # error text -> how many unknown answers
+        self.pg_uid = pwd.getpwnam(PG_USER).pw_uid if os.geteuid() == 0 else os.geteuid()
+        self.lock = threading.Lock()
 
     def probe(self, node: str) -> str:
         try:
@@ -657,16 +664,44 @@ class Monitor(threading.Thread):
                 dbname="postgres", connect_timeout=self.PROBE_TIMEOUT_S,
                 application_name="pgha-monitor",
                 options=f"-c statement_timeout={self.STATEMENT_TIMEOUT_MS}")
-        except psycopg2.Error:
-            return "unknown"
+        except psycopg2.Error as e:
+            return self.failed(node, e)
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT NOT pg_is_in_recovery()")
                 return "primary" if cur.fetchone()[0] else "standby"
-        except psycopg2.Error:
-            return "unknown"
+        except psycopg2.Error as e:
+            return self.failed(node, e)
         finally:
             conn.close()
+
+    def failed(self, node: str, error: psycopg2.Error) -> str:
+        answer = "unknown" if self.data_dir_in_use(node) else "down"
+        if answer == "unknown":
+            lines = [x.strip() for x in str(error).splitlines() if x.strip()]
+            why = re.sub(r"port \d+", "port N", lines[-1] if lines else type(error).__name__)
+            with self.lock:
+                self.unknown_why[why[:120]] = self.unknown_why.get(why[:120], 0) + 1
+        return answer
+
+    def data_dir_in_use(self, node: str) -> bool:
+        """True unless no process of the account PostgreSQL runs as works in `node`'s data
+        directory (one of them whose working directory cannot be read counts as working
+        there)."""
+        target = os.path.realpath(self.c.data_dir(node))
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid != self.pg_uid:
+                    continue
+                if os.readlink(f"/proc/{entry}/cwd") == target:
+                    return True
+            except PermissionError:
+                return True
+            except OSError:
+                continue  # it exited meanwhile
+        return False
 
     def run(self) -> None:
         blind_since = None
@@ -703,7 +738,8 @@ class Monitor(threading.Thread):
         return {"monitor_samples": self.samples, "two_primaries_samples": self.two_primaries,
                 "unknown_samples": self.unknown_samples, "blind_samples": self.blind_samples,
                 "longest_blind_seconds": round(self.longest_blind_s, 2),
-                "first_two_primaries": self.first_two_primaries}
+                "first_two_primaries": self.first_two_primaries,
+                "unknown_why": dict(sorted(self.unknown_why.items(), key=lambda kv: -kv[1])[:8])}
 
-    def known_share(self) -> float:
-        return 1.0 if self.samples == 0 else 1.0 - self.unknown_samples / self.samples
+    def blind_share(self) -> float:
+        return 0.0 if self.samples == 0 else self.blind_samples / self.samples

@@ -10,8 +10,8 @@ Checks: every request is answered within its deadline (nothing deadlocks); a 409
 "another operation is running" or a refusal of the operation in this state; the only other
 answer allowed is a read (GET instance/all, lsn/all) failing with 500 because a server it asks
 stops or starts at that moment; the monitor (harness.Monitor) never sees two nodes answer
-"primary" in one sample, and every node answered in at least MIN_KNOWN_SHARE of its samples
-(a node that errors is "unknown", never counted as not writable); each successful switchover swapped the roles exactly once (the
+"primary" in one sample, and at most MAX_BLIND_SHARE of its samples are blind (a node that
+errors is never counted as not writable while a process works in its data directory); each successful switchover swapped the roles exactly once (the
 final master is the first one iff an even number succeeded), which two operations running
 at once could not ensure; the cluster ends sound with no acknowledged row lost. Figures:
 concurrency.json.
@@ -41,10 +41,12 @@ REQUESTS = [
 MUTATING = {p for m, p in REQUESTS if m == "POST"}
 CLIENT_TIMEOUT = 300
 MAX_REQUESTS_PER_CLIENT = 100_000  # bounds each client's loop whatever the clock does
-# The share of the monitor's samples in which every node must have answered (harness.Monitor:
-# an error is "unknown", never "not primary"). Servers stop and start all through the soak,
-# so some samples are unknown; a monitor that sees less than this hides too much.
-MIN_KNOWN_SHARE = 0.5
+# The largest share of the monitor's samples that may be blind (harness.Monitor: a node that
+# errors while a process still works in its data directory is "unknown", never "not
+# primary", and a sample whose primaries plus unknowns reach two could hide two primaries).
+# Servers start and stop all through the soak, so some samples are blind; a monitor blind
+# for more than this proves too little.
+MAX_BLIND_SHARE = 0.25
 
 
 def classify(method, status, body) -> str:
@@ -139,8 +141,8 @@ def test_many_clients_on_both_agents(cluster):
     figures.set("summary", summary)
     assert hung == 0
     assert watched["two_primaries_samples"] == 0, watched
-    # A monitor that cannot see proves nothing: most samples must have every node answer.
-    assert monitor.samples > 0 and monitor.known_share() >= MIN_KNOWN_SHARE, watched
+    # A monitor that cannot see proves nothing.
+    assert monitor.samples > 0 and monitor.blind_share() <= MAX_BLIND_SHARE, watched
     assert failovers_ok == 0, "a failover succeeded while the master ran"
     assert parity_ok, summary
     assert not unexpected, unexpected[:5]
