@@ -216,6 +216,9 @@ def render_concurrency(data):
              "yes" if s["parity_ok"] else "**no**"],
             ["monitor samples (both servers asked every 20 ms)", num(s["monitor_samples"])],
             ["samples with two servers accepting writes", s["two_primaries_samples"]],
+            ["samples with a server whose error left its state unknown / blind (primaries "
+             "plus unknowns reach two; at most a quarter)",
+             f"{num(s.get('unknown_samples', 0))} / {num(s.get('blind_samples', 0))}"],
             ["client threads still waiting at the end (deadlock)", s["hung_threads"]],
             ["rows acknowledged to the writer / lost", f"{num(s['acknowledged'])} / "
                                                        f"{s['lost']}"],

@@ -161,7 +161,7 @@ struct InstanceObservation {
   Lsn flush_lsn;                              ///< primary: pg_current_wal_flush_lsn()
   Lsn receive_lsn;                            ///< standby: pg_last_wal_receive_lsn()
   Lsn replay_lsn;                             ///< standby: pg_last_wal_replay_lsn()
-  TimelineId timeline = 0;                    ///< the timeline the server writes or receives on
+  TimelineId timeline = 0;                    ///< written on; standby: received/replayed on
   int server_version = 0;                     ///< PQserverVersion, e.g. 150018
   NodeState state = NodeState::kInactive;     ///< DeriveNodeState of the above (see Observe)
 };

@@ -1,6 +1,7 @@
 // pgha::Instance: observations (state, LSNs, control data, timeline history).
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "fs.hpp"
 #include "instance_internal.hpp"
@@ -13,6 +14,8 @@ namespace pgha {
 namespace {
 
 using OptText = std::optional<std::string>;
+
+constexpr TimelineId kMaxTimeline = std::numeric_limits<TimelineId>::max();
 
 Lsn LsnOf(const OptText& text) {
   return text ? Lsn::Parse(*text) : Lsn();
@@ -35,7 +38,50 @@ TimelineId TimelineOfWalName(const OptText& name) {
   return parsed ? parsed.value().timeline : 0;
 }
 
-void ObserveStandby(pg::PqSession& s, InstanceObservation& ob) {
+std::string HistoryPath(const Instance& in, TimelineId tli) {
+  return inst::DataPath(in, "pg_wal/" + WalFileName::History(tli).ToString());
+}
+
+TimelineHistory ReadHistory(const Instance& in, TimelineId tli) {
+  if (tli <= 1) return TimelineHistory(1);
+  std::string path = HistoryPath(in, tli);
+  if (!fs::Exists(path))
+    throw Error(ErrorCode::kNotFound,
+                "timeline " + std::to_string(tli) + " has no history file \"" + path + "\"");
+  return TimelineHistory::Read(path, tli);
+}
+
+// The newest timeline from `tli` on whose history file pg_wal holds, probed one by one as the
+// startup process does for recovery_target_timeline 'latest' (findNewestTimeLine).
+TimelineId NewestTimeline(const Instance& in, TimelineId tli) {
+  while (tli < kMaxTimeline && fs::Exists(HistoryPath(in, tli + 1))) ++tli;
+  return tli;
+}
+
+// The timeline of a standby that does not stream, from the position `end` its WAL reaches.
+// pg_control names the timeline of the last restartpoint (and of minRecoveryPoint, moved when
+// a page is written), so a standby that followed a promoted master reads the old timeline
+// there until its first restartpoint. The startup process follows the newest timeline whose
+// history continues pg_control's; the WAL's last byte before `end` lies on the timeline of
+// that history that holds it (a switch point is where the child begins, so an `end` at the
+// switch point is still the parent's). That timeline's segment must be in pg_wal, where the
+// WAL receiver writes what it streams: a newest history file without it, or one that does not
+// continue pg_control's timeline (a file of another branch), is not taken as followed.
+TimelineId StandbyTimeline(const Instance& in, TimelineId control_tli, Lsn end,
+                           std::uint32_t segment_size) {
+  TimelineId newest = NewestTimeline(in, control_tli);
+  if (newest == control_tli || !end.IsValid() || segment_size == 0) return control_tli;
+  TimelineHistory history = ReadHistory(in, newest);
+  if (!history.Contains(control_tli)) return control_tli;
+  TimelineId tli = history.TimelineOf(end - 1);
+  if (tli <= control_tli) return control_tli;
+  std::string segment = WalSegmentFileName(tli, end - 1, segment_size);
+  return fs::Exists(inst::DataPath(in, "pg_wal/" + segment)) ? tli : control_tli;
+}
+
+// Standby: the receiver's timeline while it streams, otherwise StandbyTimeline of the end of
+// what was received or replayed (LsnFacts' last_lsn, so walFile names a segment of it).
+void ObserveStandby(const Instance& in, pg::PqSession& s, InstanceObservation& ob) {
   const char* flushed = ob.server_version >= 130000 ? "flushed_lsn" : "received_lsn";
   const char* sender = ob.server_version >= 110000 ? "sender_host, sender_port" : "NULL, NULL";
   auto rows = s.Query(std::string("SELECT status, ") + sender + ", received_tli, " + flushed +
@@ -48,14 +94,16 @@ void ObserveStandby(pg::PqSession& s, InstanceObservation& ob) {
   auto lsns = s.Query("SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()");
   ob.receive_lsn = LsnOf(lsns[0][0]);
   ob.replay_lsn = LsnOf(lsns[0][1]);
-  if (ob.receiver && ob.receiver->received_timeline) {
+  if (ob.receiver && ob.receiver->status == "streaming" && ob.receiver->received_timeline) {
     ob.timeline = ob.receiver->received_timeline;
-  } else {
-    auto t = s.Query(
-        "SELECT c.timeline_id, r.min_recovery_end_timeline "
-        "FROM pg_control_checkpoint() c, pg_control_recovery() r");
-    ob.timeline = std::max(U32Of(t[0][0]), U32Of(t[0][1]));
+    return;
   }
+  auto t = s.Query(
+      "SELECT c.timeline_id, r.min_recovery_end_timeline, i.bytes_per_wal_segment "
+      "FROM pg_control_checkpoint() c, pg_control_recovery() r, pg_control_init() i");
+  TimelineId control_tli = std::max(U32Of(t[0][0]), U32Of(t[0][1]));
+  ob.timeline =
+      StandbyTimeline(in, control_tli, std::max(ob.receive_lsn, ob.replay_lsn), U32Of(t[0][2]));
 }
 
 void ObservePrimary(pg::PqSession& s, InstanceObservation& ob) {
@@ -88,19 +136,6 @@ NodeObservation Seen(const InstanceObservation& ob) {
       std::count_if(ob.standbys.begin(), ob.standbys.end(),
                     [](const StreamingStandby& s) { return s.state == "streaming"; }));
   return seen;
-}
-
-std::string HistoryPath(const Instance& in, TimelineId tli) {
-  return inst::DataPath(in, "pg_wal/" + WalFileName::History(tli).ToString());
-}
-
-TimelineHistory ReadHistory(const Instance& in, TimelineId tli) {
-  if (tli <= 1) return TimelineHistory(1);
-  std::string path = HistoryPath(in, tli);
-  if (!fs::Exists(path))
-    throw Error(ErrorCode::kNotFound,
-                "timeline " + std::to_string(tli) + " has no history file \"" + path + "\"");
-  return TimelineHistory::Read(path, tli);
 }
 
 // After a failed connection: true when the postmaster has died meanwhile (killed, crashed). A
@@ -175,7 +210,7 @@ InstanceObservation Instance::Observe() const {
   ob.server_version = s->ServerVersion();
   ob.in_recovery = s->QueryValue("SELECT pg_is_in_recovery()") == "t";
   if (ob.in_recovery) {
-    ObserveStandby(*s, ob);
+    ObserveStandby(*this, *s, ob);
   } else {
     ObservePrimary(*s, ob);
   }

@@ -102,10 +102,10 @@ def caught_up(primary, standby) -> bool:
     return replay is not None and lsn_int(replay) >= target
 
 
-def primary_and_standby(nodes):
+def primary_and_standby(nodes, settings=FAST):
     """n1 (primary, slot "n2") and n2 made from it by Instance.sync, both running."""
     p = nodes.new("n1")
-    p.init(replicate_password=REPL_PASSWORD, settings=FAST)
+    p.init(replicate_password=REPL_PASSWORD, settings=settings)
     p = nodes.start(p)
     p.ensure_physical_slot("n2")
     p.ensure_physical_slot("n2")  # idempotent
@@ -264,6 +264,56 @@ def test_promote_then_rewind_the_diverged_old_master(nodes, stop_mode):
     assert p.query("SELECT array_agg(i ORDER BY i)::text FROM t") == [("{1,42}",)]
     assert p.lsn_facts()["timeLineID"] == "2"
     assert p.observe().receiver.sender_port == s.port
+
+
+def control_timelines(inst) -> tuple:
+    cd = controldata(inst)
+    return (int(cd["Latest checkpoint's TimeLineID"]), int(cd["Min recovery ending loc's timeline"]))
+
+
+def test_a_standby_that_follows_a_promoted_primary_reports_the_new_timeline(nodes):
+    """pg_control keeps the old timeline on a standby until its first restartpoint (or a page
+    write that moves minRecoveryPoint): the timeline it reports is the one it receives, or,
+    not streaming, the one of its newest history that holds its WAL's end. Restartpoints and
+    background writes are kept away (checkpoint_timeout, bgwriter_lru_maxpages) so the test
+    sees the moment before them, which it checks with pg_controldata."""
+    quiet = dict(FAST, checkpoint_timeout="1d", bgwriter_lru_maxpages="0")
+    p, s = primary_and_standby(nodes, settings=quiet)
+    p.query("CREATE TABLE t AS SELECT generate_series(1, 100) AS g")
+    pg_harness.wait_for(lambda: caught_up(p, s), 30, "n2 to replay n1's WAL")
+    p.stop("fast")  # n2 receives the shutdown checkpoint: n1 can follow n2 as it is
+    old_end = pgha.Lsn(p.lsn_facts()["lastLsn"])
+    pg_harness.wait_for(lambda: s.end_of_wal() >= old_end, 30, "n2 to receive n1's end")
+    s.promote()
+    s.ensure_physical_slot("n1")
+    p.write_standby_config("127.0.0.1", s.port, user="replicate", password=REPL_PASSWORD,
+                           application_name="n1", slot_name="n1")
+    p = nodes.start(p)
+    pg_harness.wait_for(lambda: p.state() == "slave", 30, "n1 streaming from n2")
+    s.query("INSERT INTO t SELECT generate_series(101, 200)")
+    pg_harness.wait_for(lambda: caught_up(s, p), 30, "n1 to replay n2's WAL")
+    segment_size = int(controldata(p)["Bytes per WAL segment"])
+
+    def reports_timeline_2(phase: str) -> None:
+        assert max(control_timelines(p)) == 1, f"{phase}: a restartpoint came first"
+        assert p.observe().timeline == 2, phase
+        facts = p.lsn_facts()
+        assert facts["timeLineID"] == "2", phase
+        assert facts["walFile"] == segment_name(2, lsn_int(facts["lastLsn"]), segment_size), phase
+        assert p.history().timeline == 2, phase
+
+    reports_timeline_2("streaming")
+    s.stop("fast")  # n1 receives n2's shutdown checkpoint, then streams no more
+    pg_harness.wait_for(lambda: p.state() == "recovery", 30, "n1 without its upstream")
+    assert p.observe().receiver is None or p.observe().receiver.status != "streaming"
+    reports_timeline_2("not streaming")
+    # What a restart of n1 as a primary keeps (failover/restart), read back by PostgreSQL.
+    p.stop("fast")
+    p.remove_standby_config()
+    p = nodes.start(p)
+    assert p.query("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)") == [("00000002",)]
+    assert p.lsn_facts()["timeLineID"] == "2"
+    assert p.query("SELECT count(*) FROM t") == [("200",)]
 
 
 def test_start_failure_reports_the_log_tail(nodes):

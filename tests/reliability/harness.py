@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -554,10 +555,14 @@ def _msg(body) -> str:
     return str(body)[:300]
 
 
-def check_sound(c: LocalCluster, writer: Optional[Writer]) -> dict:
+def check_sound(c: LocalCluster, writer: Optional[Writer],
+                may_lose: Optional[Callable[[List[int]], None]] = None) -> dict:
     """The recovered cluster: exactly one master, every other node a streaming slave on the
     master's timeline whose position the master's validLsn accepts, and the same rows on
-    every node once the slaves replayed the master's last write. Returns the figures."""
+    every node once the slaves replayed the master's last write. No acknowledged row of
+    `writer` may be missing on the master, unless `may_lose` is given: it is called with
+    the lost rows (acknowledged order) and raises AssertionError when the scenario does not
+    allow them (e.g. `async_tail_rule`). Returns the figures."""
     states = c.states()
     masters = [n for n, s in states.items() if s == "master"]
     assert len(masters) == 1, states
@@ -589,4 +594,152 @@ def check_sound(c: LocalCluster, writer: Optional[Writer]) -> dict:
         lost = writer.lost_on(master)
         out.update(acknowledged=len(writer.acked), attempted=writer.attempted,
                    lost=len(lost), lost_sample=lost[:5])
+        if may_lose is None:
+            assert not lost, f"{len(lost)} acknowledged rows lost on {master}: {lost[:10]}"
+        else:
+            may_lose(lost)
     return out
+
+
+# What a forced failover in asynchronous mode may lose (docs/reliability.md, "What
+# asynchronous replication can lose"): a tail of the rows the old master acknowledged before
+# it died, at most this many. The writer commits one row at a time; the slave lags by the
+# WAL in flight, milliseconds.
+ASYNC_TAIL_BOUND = 100
+
+
+def async_tail_rule(acked_at_kill: List[int]) -> Callable[[List[int]], None]:
+    """A `may_lose` for check_sound: the lost rows must be the last ones of `acked_at_kill`
+    (those acknowledged before the master died: the slave's WAL is a prefix of the
+    master's), at most ASYNC_TAIL_BOUND of them; nothing acknowledged later may be lost."""
+    def check(lost: List[int]) -> None:
+        if not lost:
+            return
+        assert len(lost) <= ASYNC_TAIL_BOUND, \
+            f"{len(lost)} rows lost, more than the bound {ASYNC_TAIL_BOUND}: {lost[:10]}"
+        tail = acked_at_kill[-len(lost):]
+        assert lost == tail, (f"lost rows {lost[:10]} are not the tail {tail[:10]} of the "
+                              f"{len(acked_at_kill)} acknowledged before the kill")
+    return check
+
+
+class Monitor(threading.Thread):
+    """Asks every node, about every 20 ms (all nodes of a sample at once, each with a short
+    timeout), whether it accepts writes: `SELECT NOT pg_is_in_recovery()`.
+
+    Each node's answer in a sample is "primary", "standby", "down" or "unknown". An error
+    (refused, timed out, starting up, shutting down) by itself proves nothing — a backend of
+    a killed or stopping postmaster may still commit — so it is never counted as "not
+    primary": it is "down" only when, after the error, no process at all has the node's
+    data directory as its working directory (PostgreSQL's postmaster and every backend run
+    there, orphans of a killed postmaster too), and "unknown" otherwise. `two_primaries`
+    counts the samples in which two or more nodes answered "primary" (a failure wherever it
+    is checked); `unknown_samples` those with a node unknown, and `blind_samples` those in
+    which primaries plus unknowns reach two, where a two-primaries moment could hide;
+    `blind_share()` is their share of all samples."""
+
+    INTERVAL = 0.02
+    PROBE_TIMEOUT_S = 2          # libpq's smallest connect_timeout
+    STATEMENT_TIMEOUT_MS = 1000
+    MAX_SAMPLES = 1_000_000      # bounds the loop whatever happens
+
+    def __init__(self, cluster: LocalCluster):
+        super().__init__(daemon=True)
+        self.c = cluster
+        self.stop = threading.Event()
+        self.samples = 0
+        self.two_primaries = 0
+        self.unknown_samples = 0
+        self.blind_samples = 0
+        self.longest_blind_s = 0.0
+        self.first_two_primaries: Optional[dict] = None
+        self.unknown_why: Dict[str, int] = {}  # error text -> how many unknown answers
+        self.pg_uid = pwd.getpwnam(PG_USER).pw_uid if os.geteuid() == 0 else os.geteuid()
+        self.lock = threading.Lock()
+
+    def probe(self, node: str) -> str:
+        try:
+            conn = psycopg2.connect(
+                host="127.0.0.1", port=self.c.nodes[node]["pg_port"], user=PG_USER,
+                dbname="postgres", connect_timeout=self.PROBE_TIMEOUT_S,
+                application_name="pgha-monitor",
+                options=f"-c statement_timeout={self.STATEMENT_TIMEOUT_MS}")
+        except psycopg2.Error as e:
+            return self.failed(node, e)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT NOT pg_is_in_recovery()")
+                return "primary" if cur.fetchone()[0] else "standby"
+        except psycopg2.Error as e:
+            return self.failed(node, e)
+        finally:
+            conn.close()
+
+    def failed(self, node: str, error: psycopg2.Error) -> str:
+        answer = "unknown" if self.data_dir_in_use(node) else "down"
+        if answer == "unknown":
+            lines = [x.strip() for x in str(error).splitlines() if x.strip()]
+            why = re.sub(r"port \d+", "port N", lines[-1] if lines else type(error).__name__)
+            with self.lock:
+                self.unknown_why[why[:120]] = self.unknown_why.get(why[:120], 0) + 1
+        return answer
+
+    def data_dir_in_use(self, node: str) -> bool:
+        """True unless no process of the account PostgreSQL runs as works in `node`'s data
+        directory (one of them whose working directory cannot be read counts as working
+        there)."""
+        target = os.path.realpath(self.c.data_dir(node))
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid != self.pg_uid:
+                    continue
+                if os.readlink(f"/proc/{entry}/cwd") == target:
+                    return True
+            except PermissionError:
+                return True
+            except OSError:
+                continue  # it exited meanwhile
+        return False
+
+    def run(self) -> None:
+        blind_since = None
+        while not self.stop.wait(self.INTERVAL) and self.samples < self.MAX_SAMPLES:
+            answers: Dict[str, str] = {}
+            probes = [threading.Thread(target=lambda n=n: answers.__setitem__(n, self.probe(n)))
+                      for n in self.c.names]
+            for t in probes:
+                t.start()
+            for t in probes:
+                t.join()
+            now = time.monotonic()
+            primaries = sum(1 for a in answers.values() if a == "primary")
+            unknown = sum(1 for a in answers.values() if a == "unknown")
+            self.samples += 1
+            if primaries >= 2:
+                self.two_primaries += 1
+                if self.first_two_primaries is None:
+                    self.first_two_primaries = dict(answers)
+            if unknown:
+                self.unknown_samples += 1
+            if primaries + unknown >= 2:
+                self.blind_samples += 1
+                blind_since = now if blind_since is None else blind_since
+                self.longest_blind_s = max(self.longest_blind_s, now - blind_since)
+            else:
+                blind_since = None
+
+    def finish(self) -> dict:
+        """Stops the monitor and returns its figures."""
+        self.stop.set()
+        self.join(timeout=30)
+        assert not self.is_alive(), "the monitor did not stop"
+        return {"monitor_samples": self.samples, "two_primaries_samples": self.two_primaries,
+                "unknown_samples": self.unknown_samples, "blind_samples": self.blind_samples,
+                "longest_blind_seconds": round(self.longest_blind_s, 2),
+                "first_two_primaries": self.first_two_primaries,
+                "unknown_why": dict(sorted(self.unknown_why.items(), key=lambda kv: -kv[1])[:8])}
+
+    def blind_share(self) -> float:
+        return 0.0 if self.samples == 0 else self.blind_samples / self.samples

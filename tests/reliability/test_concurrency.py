@@ -9,8 +9,9 @@ PostgreSQL servers every 20 ms whether they accept writes.
 Checks: every request is answered within its deadline (nothing deadlocks); a 409 is either
 "another operation is running" or a refusal of the operation in this state; the only other
 answer allowed is a read (GET instance/all, lsn/all) failing with 500 because a server it asks
-stops or starts at that moment; the monitor
-never sees two primaries; each successful switchover swapped the roles exactly once (the
+stops or starts at that moment; the monitor (harness.Monitor) never sees two nodes answer
+"primary" in one sample, and at most MAX_BLIND_SHARE of its samples are blind (a node that
+errors is never counted as not writable while a process works in its data directory); each successful switchover swapped the roles exactly once (the
 final master is the first one iff an even number succeeded), which two operations running
 at once could not ensure; the cluster ends sound with no acknowledged row lost. Figures:
 concurrency.json.
@@ -23,7 +24,7 @@ import time
 
 import pytest
 
-from harness import Figures, Recovery, Writer, check_sound
+from harness import Figures, Monitor, Recovery, Writer, check_sound
 
 pytestmark = pytest.mark.reliability
 
@@ -40,30 +41,12 @@ REQUESTS = [
 MUTATING = {p for m, p in REQUESTS if m == "POST"}
 CLIENT_TIMEOUT = 300
 MAX_REQUESTS_PER_CLIENT = 100_000  # bounds each client's loop whatever the clock does
-
-
-class Monitor(threading.Thread):
-    """Samples pg_is_in_recovery() on every node; counts samples with two primaries."""
-
-    def __init__(self, cluster):
-        super().__init__(daemon=True)
-        self.c = cluster
-        self.stop = threading.Event()
-        self.samples = 0
-        self.two_primaries = 0
-
-    def run(self):
-        while not self.stop.wait(0.02):
-            primaries = 0
-            for n in self.c.names:
-                try:
-                    if self.c.sql(n, "SELECT NOT pg_is_in_recovery()")[0][0]:
-                        primaries += 1
-                except Exception:
-                    pass
-            self.samples += 1
-            if primaries > 1:
-                self.two_primaries += 1
+# The largest share of the monitor's samples that may be blind (harness.Monitor: a node that
+# errors while a process still works in its data directory is "unknown", never "not
+# primary", and a sample whose primaries plus unknowns reach two could hide two primaries).
+# Servers start and stop all through the soak, so some samples are blind; a monitor blind
+# for more than this proves too little.
+MAX_BLIND_SHARE = 0.25
 
 
 def classify(method, status, body) -> str:
@@ -120,8 +103,7 @@ def test_many_clients_on_both_agents(cluster):
         t.join(timeout=seconds + 2 * CLIENT_TIMEOUT)
     wall = time.monotonic() - started
     hung = sum(t.is_alive() for t in threads)
-    monitor.stop.set()
-    monitor.join(timeout=30)
+    watched = monitor.finish()
     recovery = Recovery(cluster)
     recovery.run()
     writer.stop()
@@ -152,13 +134,15 @@ def test_many_clients_on_both_agents(cluster):
         "other": len(unexpected), "other_samples": unexpected[:10],
         "switchovers_ok": switchovers_ok, "failovers_ok": failovers_ok,
         "first_master": first_master, "final_master": final_master, "parity_ok": parity_ok,
-        "monitor_samples": monitor.samples, "two_primaries_samples": monitor.two_primaries,
+        **watched,
         "by_request": by_class, "recovery": recovery.calls,
         "acknowledged": sound["acknowledged"], "lost": sound["lost"],
     }
     figures.set("summary", summary)
     assert hung == 0
-    assert monitor.two_primaries == 0
+    assert watched["two_primaries_samples"] == 0, watched
+    # A monitor that cannot see proves nothing.
+    assert monitor.samples > 0 and monitor.blind_share() <= MAX_BLIND_SHARE, watched
     assert failovers_ok == 0, "a failover succeeded while the master ran"
     assert parity_ok, summary
     assert not unexpected, unexpected[:5]
