@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,6 +85,14 @@ class PGHA_API HttpClient {
   /// On another status nothing is written and the (bounded) error body is returned. More
   /// than `max_bytes` → Error(kBadInput), nothing left behind.
   HttpResponse DownloadToFile(const std::string& url, const std::string& path,
+                              std::uint64_t max_bytes, const HttpHeaders& headers = {}) const;
+
+  /// GETs `url`, passing a 2xx body to `sink` piece by piece as it arrives (nothing is kept
+  /// in memory). On another status `sink` is never called and the (bounded) error body is
+  /// returned. More than `max_bytes` → Error(kBadInput); an exception thrown by `sink` aborts
+  /// the transfer and is rethrown.
+  HttpResponse DownloadToSink(const std::string& url,
+                              const std::function<void(const char* data, std::size_t size)>& sink,
                               std::uint64_t max_bytes, const HttpHeaders& headers = {}) const;
 
   /// POSTs `bytes` as a multipart/form-data file part named `field` with `filename`, as

@@ -63,7 +63,7 @@ std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* u
   const std::size_t n = size * count;
   if (!transfer.decided) {
     transfer.decided = true;
-    transfer.to_file = transfer.file_fd >= 0;
+    transfer.to_file = transfer.file_fd >= 0 || transfer.sink != nullptr;
     if (transfer.to_file) {
       long status = 0;
       curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
@@ -76,7 +76,15 @@ std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* u
       return 0;
     }
     transfer.file_bytes += n;
-    return WriteAll(transfer.file_fd, data, n, transfer.write_errno) ? n : 0;
+    if (transfer.file_fd >= 0)
+      return WriteAll(transfer.file_fd, data, n, transfer.write_errno) ? n : 0;
+    try {
+      (*transfer.sink)(data, n);
+    } catch (...) {  // never through curl's C frames
+      transfer.sink_error = std::current_exception();
+      return 0;
+    }
+    return n;
   }
   if (transfer.response.body.size() + n > transfer.max_memory_bytes) {
     transfer.too_big = true;
@@ -227,6 +235,7 @@ void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, cons
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   transfer.response.status = static_cast<int>(status);
   if (rc == CURLE_OK) return;
+  if (transfer.sink_error) std::rethrow_exception(transfer.sink_error);
   const std::string what = std::string(method) + " " + url + ": ";
   if (transfer.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
     throw Error(

@@ -5,6 +5,8 @@
 #include <curl/curl.h>
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +61,9 @@ struct CurlTransfer {
   HttpResponse response;
   std::size_t max_memory_bytes = 0;  ///< bound of `response.body`
   int file_fd = -1;                  ///< when >= 0, a 2xx body goes to this file
+  /// When set (and no file), a 2xx body goes to this function; what it throws aborts.
+  const std::function<void(const char*, std::size_t)>* sink = nullptr;
+  std::exception_ptr sink_error;     ///< aborted: what the sink threw
   std::uint64_t max_file_bytes = 0;  ///< bound of what goes to the file
   std::uint64_t file_bytes = 0;
   bool decided = false;  ///< status known, destination chosen
@@ -81,7 +86,7 @@ CurlHeaderList BuildHeaderList(const HttpClientOptions& options, const HttpHeade
                                bool has_body, bool multipart);
 
 /// Runs the transfer; fills transfer.response.status. Throws the Error the failure maps to
-/// (see HttpClient), naming `method` and `url`.
+/// (see HttpClient), naming `method` and `url`, or rethrows what the sink threw.
 void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, const std::string& url,
              const char* error_buffer);
 

@@ -197,6 +197,24 @@ HttpResponse HttpClient::DownloadToFile(const std::string& url, const std::strin
   return std::move(transfer.response);
 }
 
+HttpResponse HttpClient::DownloadToSink(const std::string& url,
+                                        const std::function<void(const char*, std::size_t)>& sink,
+                                        std::uint64_t max_bytes, const HttpHeaders& headers) const {
+  net::CurlLease lease(impl_->pool);
+  net::CurlTransfer transfer;
+  transfer.max_memory_bytes = kMaxErrorBodyBytes;
+  transfer.sink = &sink;
+  transfer.max_file_bytes = max_bytes;
+  char error_buffer[CURL_ERROR_SIZE];
+  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
+  curl_easy_setopt(lease.get(), CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(lease.get(), CURLOPT_BUFFERSIZE, kDownloadBufferBytes);
+  const net::CurlHeaderList list = net::BuildHeaderList(impl_->options, headers, false, false);
+  curl_easy_setopt(lease.get(), CURLOPT_HTTPHEADER, list.get());
+  net::Perform(lease.get(), transfer, "GET", url, error_buffer);
+  return std::move(transfer.response);
+}
+
 HttpResponse HttpClient::UploadMultipart(const std::string& url, std::string_view field,
                                          std::string_view filename, std::string_view bytes,
                                          const HttpHeaders& headers) const {
