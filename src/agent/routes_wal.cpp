@@ -109,13 +109,14 @@ class BodyBytes {
 
 // Where a walFile upload's body goes: a temporary file in pg_wal (the file system it ends up
 // on), at most one segment of this node's size plus room for multipart framing. A running
-// server is refused before the body is sent (checked again under the lease).
-HttpBodyFile UploadBodyFile(Agent::Impl& a) {
+// server (checked again under the lease) and a bad name are refused before the body is sent.
+HttpBodyFile UploadBodyFile(Agent::Impl& a, const HttpRequest& head) {
   if (a.local->instance().IsRunning()) {
     throw Error(ErrorCode::kConflict, "cannot upload WAL into " + a.local->address().name +
                                           ": its server is running and owns pg_wal");
   }
   WalCatalog& catalog = a.local->catalog();
+  WalFileName::Parse(head.Param("walFile"), catalog.segment_size());
   const std::uint64_t file_limit =
       std::max<std::uint64_t>(catalog.segment_size(), WalCatalog::kMaxHistoryFileSize);
   return HttpBodyFile{catalog.NewTempPath(), file_limit + kMultipartFramingBytes};
@@ -197,7 +198,7 @@ void AddWalRoutes(Agent::Impl& a, Router& r) {
         return HttpResponse::File(a.local->catalog().PathFor(req.Param("walFile")));
       },
       kBlocking);
-  auto body_file = [&a](const HttpRequest&) { return UploadBodyFile(a); };
+  auto body_file = [&a](const HttpRequest& head) { return UploadBodyFile(a, head); };
   r.Add(
       HttpMethod::kPut, "/api/pg/v1/walFile/:walFile",
       [&a](const HttpRequest& req) { return Uploaded(a, req, false); }, kBlocking, body_file);
