@@ -85,11 +85,12 @@ class BodyBytes {
     }
     size_ = static_cast<std::size_t>(st.st_size);
     if (size_ > 0) map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int map_errno = errno;
     ::close(fd);
     if (map_ == MAP_FAILED) {
       map_ = nullptr;
       throw Error(ErrorCode::kIo,
-                  "cannot map the request body: " + std::string(std::strerror(errno)));
+                  "cannot map the request body: " + std::string(std::strerror(map_errno)));
     }
     if (map_ != nullptr) ::madvise(map_, size_, MADV_SEQUENTIAL);
     view_ = std::string_view(static_cast<const char*>(map_), size_);
@@ -107,14 +108,19 @@ class BodyBytes {
   std::string_view view_;
 };
 
-// Where a walFile upload's body goes: a temporary file in pg_wal (the file system it ends up
-// on), at most one segment of this node's size plus room for multipart framing. A running
-// server (checked again under the lease) and a bad name are refused before the body is sent.
-HttpBodyFile UploadBodyFile(Agent::Impl& a, const HttpRequest& head) {
+// A running server owns its pg_wal: uploads wait until it is stopped.
+void RequireStopped(Agent::Impl& a) {
   if (a.local->instance().IsRunning()) {
     throw Error(ErrorCode::kConflict, "cannot upload WAL into " + a.local->address().name +
                                           ": its server is running and owns pg_wal");
   }
+}
+
+// Where a walFile upload's body goes: a temporary file in pg_wal (the file system it ends up
+// on), at most one segment of this node's size plus room for multipart framing. A running
+// server (checked again under the lease) and a bad name are refused before the body is sent.
+HttpBodyFile UploadBodyFile(Agent::Impl& a, const HttpRequest& head) {
+  RequireStopped(a);
   WalCatalog& catalog = a.local->catalog();
   WalFileName::Parse(head.Param("walFile"), catalog.segment_size());
   const std::uint64_t file_limit =
@@ -137,10 +143,7 @@ HttpResponse Uploaded(Agent::Impl& a, const HttpRequest& req, bool multipart) {
   const std::string& name = req.Param("walFile");
   InstallResult r;
   WithUploadLease(a, req, [&] {
-    if (a.local->instance().IsRunning()) {
-      throw Error(ErrorCode::kConflict, "cannot upload WAL into " + a.local->address().name +
-                                            ": its server is running and owns pg_wal");
-    }
+    RequireStopped(a);  // again: a start needs the lease, which this upload holds now
     BodyBytes body(req);
     std::string_view bytes = body.view();
     if (multipart) bytes = ParseMultipartFile(req.headers.GetOr("Content-Type", ""), bytes).content;
