@@ -195,8 +195,8 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
   options.node_history = instance_.History();
   // Streamed: each piece goes to the upload's temporary file (and its MD5) as it arrives.
   std::unique_ptr<WalUpload> upload = catalog().BeginInstall(file.name, options);
-  const std::uint64_t limit = std::max<std::uint64_t>(catalog().segment_size(),
-                                                      WalCatalog::kMaxHistoryFileSize);
+  const std::uint64_t limit =
+      std::max<std::uint64_t>(catalog().segment_size(), WalCatalog::kMaxHistoryFileSize);
   HttpResponse r = client_->DownloadToSink(
       base + "/api/pg/v1/walFile/" + PercentEncode(file.name),
       [&upload](const char* data, std::size_t size) { upload->Write(data, size); }, limit);
