@@ -61,6 +61,9 @@ struct PGHA_API HttpRequest {
   std::map<std::string, std::string> query;   ///< decoded query string (ParseQuery)
   HttpHeaders headers;
   std::string body;
+  /// For a route with a body file (Router::Add): the file holding the body, "" when the
+  /// request had none (`body` is then empty). Removed by the server after the handler.
+  std::string body_file;
   std::string remote_address;  ///< peer IP address, e.g. "127.0.0.1" or "::1"
 
   /// The route parameter `name`; throws Error(kInternal) when the route has no such

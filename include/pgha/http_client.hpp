@@ -87,6 +87,14 @@ class PGHA_API HttpClient {
   HttpResponse DownloadToFile(const std::string& url, const std::string& path,
                               std::uint64_t max_bytes, const HttpHeaders& headers = {}) const;
 
+  /// GETs `url`, passing a 2xx body to `sink` piece by piece as it arrives (nothing is kept
+  /// in memory). On another status `sink` is never called and the (bounded) error body is
+  /// returned. More than `max_bytes` → Error(kBadInput); an exception thrown by `sink` aborts
+  /// the transfer and is rethrown.
+  HttpResponse DownloadToSink(const std::string& url,
+                              const std::function<void(const char* data, std::size_t size)>& sink,
+                              std::uint64_t max_bytes, const HttpHeaders& headers = {}) const;
+
   /// One request whose 2xx response body is a stream (an etcd watch): each piece is handed to
   /// `on_data` as it arrives, until `on_data` returns false, the server ends the response or
   /// `deadline` passes after the response began — none of which is an error. The returned

@@ -35,6 +35,21 @@ struct RouteOptions {
 /// Unless the route is `blocking`, it runs on an io thread and must not block for long.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+/// Where a request body goes instead of memory (Router::Add's `body_file`).
+struct HttpBodyFile {
+  /// The file to create; it must not exist. The server writes the body into it as it arrives
+  /// and removes it once the handler returned, or when the request fails before.
+  std::string path;
+  /// The largest body accepted (413 beyond). It replaces HttpServerOptions::max_body_bytes,
+  /// which bounds bodies held in memory.
+  std::uint64_t max_bytes = 0;
+};
+
+/// Decides where the body of a request goes, once its header is in, routed and authorised:
+/// `head` is the request without its body. Throwing a pgha::Error refuses the request with
+/// the error's status before any body byte is read. Runs on an io thread: must be quick.
+using HttpBodyFileFn = std::function<HttpBodyFile(const HttpRequest& head)>;
+
 /// The outcome of Router::Match.
 struct RouteMatch {
   int status = 404;     ///< 200 (a route matched), 400 (malformed path), 404 or 405
@@ -42,6 +57,7 @@ struct RouteMatch {
   std::map<std::string, std::string> params;  ///< decoded ":name" parameters
   std::vector<HttpMethod> allowed;            ///< for 405: the methods the path has
   const HttpHandler* handler = nullptr;       ///< valid while the Router lives, unchanged
+  const HttpBodyFileFn* body_file = nullptr;  ///< the route's, or nullptr (body in memory)
   RouteOptions options;                       ///< the matched route's options
   std::string_view pattern;                   ///< the matched pattern (points into Router)
 };
@@ -62,9 +78,11 @@ class PGHA_API Router {
 
   /// Declares a route. Throws Error(kBadInput) for a malformed pattern (not absolute, an
   /// empty segment, a bad or repeated parameter name) and Error(kConflict) when the same
-  /// method and pattern shape (parameters in the same places) is declared twice.
+  /// method and pattern shape (parameters in the same places) is declared twice. With
+  /// `body_file`, a request's body is written to the file it names (HttpRequest::body_file)
+  /// instead of HttpRequest::body, under the limit it gives.
   void Add(HttpMethod method, std::string_view pattern, HttpHandler handler,
-           RouteOptions options = {});
+           RouteOptions options = {}, HttpBodyFileFn body_file = nullptr);
 
   /// Matches an encoded `path` (no query string). Each segment is percent-decoded once; a
   /// malformed escape, a decoded '/' or NUL, or a "." or ".." segment gives status 400.
@@ -121,7 +139,8 @@ struct HttpServerOptions {
   bool auth_disabled = false;
   /// Request line + header fields; more gives 431.
   std::size_t max_header_bytes = std::size_t{16} * 1024;
-  /// Request body; more gives 413 (decided from Content-Length before any body is read).
+  /// Request body held in memory; more gives 413 (decided from Content-Length before any
+  /// body is read). Routes with a body file have their own limit (HttpBodyFile::max_bytes).
   std::size_t max_body_bytes = kDefaultMaxBodyBytes;
   /// Deadline for one request's header and body once its first byte arrived.
   std::chrono::milliseconds read_timeout{30000};

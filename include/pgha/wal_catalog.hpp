@@ -57,6 +57,12 @@ struct UploadOptions {
   /// the node's). One that does not is refused (kBadInput): a standby that found it in pg_wal
   /// would try to follow a timeline it cannot be on.
   std::optional<WalPosition> node_position = std::nullopt;
+  /// For a segment or partial: the timeline history of the node it is uploaded to. Each
+  /// page's timeline must then be the one this history has at the page's address (for a
+  /// timeline newer than the node's, the history file of that timeline, which must already
+  /// be in pg_wal), so WAL of a diverged branch under another timeline's name is refused
+  /// (kBadInput), as is a timeline the history does not have.
+  std::optional<TimelineHistory> node_history = std::nullopt;
 };
 
 /// The outcome of a successful install.
@@ -110,9 +116,9 @@ class PGHA_API WalUpload {
 
   /// Appends `size` bytes. Refuses (Error kBadInput, and the upload is aborted) more bytes
   /// than one segment (a history file: 1 MiB) or than UploadOptions::expected_size, and a
-  /// segment whose first page header, once complete, does not belong at this name in this
-  /// cluster (see WalCatalog::BeginInstall). kIo when writing fails (aborted too);
-  /// kWrongState after Commit or an abort.
+  /// segment with a page header that, once complete, does not belong at its place in this
+  /// segment of this cluster (see WalCatalog::BeginInstall). kIo when writing fails (aborted
+  /// too); kWrongState after Commit or an abort.
   void Write(const void* data, std::size_t size);
   /// Checks the whole file, fsyncs it, gives it mode 0600 and the owner of pg_wal (when
   /// root), renames it into place without replacing anything, and fsyncs pg_wal. An existing
@@ -186,10 +192,13 @@ class PGHA_API WalCatalog {
   /// a malformed expected MD5 or an impossible expected size). The content must be, for a
   /// segment or partial: exactly one segment, a first page with a long header whose magic,
   /// system identifier (when known), segment size, block size and page address (the start of
-  /// the named segment) are this cluster's and whose timeline is at most the name's; for a
-  /// history file: the text of the named timeline's history with at least one switch point
-  /// (fitting UploadOptions::node_position when given). kIo when the temporary file cannot be
-  /// created.
+  /// the named segment) are this cluster's; every later page that holds WAL (its address is
+  /// its position; WAL ends at the first page that does not, and none may follow) with the
+  /// same magic, a short header and valid info bits; page timelines at most the name's, never
+  /// decreasing, and on UploadOptions::node_history when given. For a history file: the text
+  /// of the named timeline's history with at least one switch point (fitting
+  /// UploadOptions::node_position when given). kBadInput also for a node_history without the
+  /// name's timeline. kIo when the temporary file cannot be created.
   std::unique_ptr<WalUpload> BeginInstall(const std::string& name,
                                           const UploadOptions& options = {});
   /// BeginInstall + Write(bytes) + Commit.
@@ -207,6 +216,11 @@ class PGHA_API WalCatalog {
   /// kBadInput for a `last.start` that is not 8-byte aligned.
   ValidLsnResult ValidLsn(TimelineId tli, Lsn lsn, const WalPosition& end,
                           const std::optional<WalRecordRef>& last) const;
+
+  /// A fresh path in pg_wal for a temporary file (".pgha-upload.<pid>.<n>": PostgreSQL never
+  /// acts on it, and a BeginInstall after this process died removes it), e.g. for spooling a
+  /// request body. Nothing is created.
+  std::string NewTempPath();
 
   /// How many files this catalogue has hashed (cache misses), for tests and statistics.
   std::uint64_t HashesComputed() const noexcept;

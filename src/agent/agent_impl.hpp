@@ -2,6 +2,7 @@
 #ifndef PGHA_AGENT_AGENT_IMPL_HPP
 #define PGHA_AGENT_AGENT_IMPL_HPP
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,11 @@ struct Agent::Impl {
 };
 
 namespace agent {
+
+/// Runs `fn` holding this node's lease for `operation`, as a cluster operation would (a local
+/// holder "<node>/local/<n>"); Error(kConflict) naming the running operation when another
+/// holds it.
+void WithLocalLease(Agent::Impl& a, const std::string& operation, const std::function<void()>& fn);
 
 /// JSON response with the seed's shapes.
 HttpResponse Json(const nlohmann::json& j, int status = 200);

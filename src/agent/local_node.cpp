@@ -189,13 +189,18 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
   }
   std::string base = from.agent_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  HttpResponse r = client_->Get(base + "/api/pg/v1/walFile/" + PercentEncode(file.name));
-  ThrowIfHttpError(r, "download of " + file.name + " from " + from.name);
   UploadOptions options;
   options.expected_md5 = file.md5;
   options.allow_extend = true;
+  options.node_history = instance_.History();
+  // Streamed: each piece goes to the upload's temporary file (and its MD5) as it arrives.
   std::unique_ptr<WalUpload> upload = catalog().BeginInstall(file.name, options);
-  upload->Write(r.body.data(), r.body.size());
+  const std::uint64_t limit =
+      std::max<std::uint64_t>(catalog().segment_size(), WalCatalog::kMaxHistoryFileSize);
+  HttpResponse r = client_->DownloadToSink(
+      base + "/api/pg/v1/walFile/" + PercentEncode(file.name),
+      [&upload](const char* data, std::size_t size) { upload->Write(data, size); }, limit);
+  ThrowIfHttpError(r, "download of " + file.name + " from " + from.name);
   upload->Commit();
 }
 

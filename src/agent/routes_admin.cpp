@@ -1,6 +1,4 @@
 // Health, configuration (nodes/env), pg/init, pg/sync and the seed's test cases.
-#include <atomic>
-
 #include "agent_impl.hpp"
 #include "node_json.hpp"
 #include "pgha/version.hpp"
@@ -13,23 +11,6 @@ namespace {
 using nlohmann::json;
 
 constexpr RouteOptions kBlocking{false, true, 0};
-
-// Runs `fn` holding this node's lease, as a cluster operation would.
-template <typename Fn>
-void WithLocalLease(Agent::Impl& a, const std::string& operation, Fn&& fn) {
-  static std::atomic<std::uint64_t> counter{0};
-  std::string holder = a.local->address().name + "/local/" + std::to_string(++counter);
-  if (auto running = a.local->TryLock(operation, holder, a.config.operation_timeout)) {
-    throw Error(ErrorCode::kConflict, "cannot run " + operation + ": " + *running + " is running");
-  }
-  try {
-    fn();
-  } catch (...) {
-    a.local->Unlock(holder);
-    throw;
-  }
-  a.local->Unlock(holder);
-}
 
 json EnvJson(const AgentConfig& c) {
   json remotes = json::array();

@@ -3,6 +3,7 @@
 #ifndef PGHA_CLI_LOCAL_CLUSTER_HPP
 #define PGHA_CLI_LOCAL_CLUSTER_HPP
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 
@@ -20,6 +21,8 @@ struct LocalUpOptions {
   /// signs a certificate per agent for 127.0.0.1 and localhost (DIR/NODE/agent.crt, .key).
   bool tls = false;
   bool synchronous = false;  ///< every agent with synchronous_mode on
+  /// initdb --wal-segsize of the master's pg/init (MiB, a power of 2 in 1..1024); 0 = 16.
+  std::uint32_t wal_segment_size_mb = 0;
 };
 
 /// Brings the cluster up and returns the content of DIR/cluster.json. Progress goes to `log`.

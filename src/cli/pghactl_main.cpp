@@ -18,10 +18,11 @@ constexpr const char* kUsage =
     "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
     "                               segment or pg_controldata output as JSON ('-': stdin)\n"
     "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--tls]\n"
-    "                        [--synchronous]\n"
+    "                        [--synchronous] [--wal-segsize MB]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
     "                               each, set up through the agents; writes DIR/cluster.json;\n"
     "                               --tls: HTTPS with a CA made for it (DIR/ca.crt)\n"
+    "                               --wal-segsize: initdb's WAL segment size (default 16)\n"
     "       pghactl local down DIR  stop everything `local up` started\n"
     "       pghactl list DIR | --url URL [--token T]\n"
     "       pghactl switchover DIR [--order masterSlave|slaveMaster]\n"
@@ -76,6 +77,8 @@ int Local(const std::vector<std::string>& args) {
       o.port_base = std::stoi(args[++i]);
     else if (args[i] == "--bindir")
       o.bindir = args[++i];
+    else if (args[i] == "--wal-segsize")
+      o.wal_segment_size_mb = static_cast<std::uint32_t>(std::stoul(args[++i]));
     else
       throw pgha::Error(pgha::ErrorCode::kBadInput, "unknown option " + args[i]);
   }

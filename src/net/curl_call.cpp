@@ -63,17 +63,12 @@ std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* u
   const std::size_t n = size * count;
   if (!transfer.decided) {
     transfer.decided = true;
-    transfer.to_file = transfer.file_fd >= 0 || transfer.on_data;
+    transfer.to_file = transfer.file_fd >= 0 || transfer.sink != nullptr;
     if (transfer.to_file) {
       long status = 0;
       curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
       transfer.to_file = status >= 200 && status < 300;
     }
-  }
-  if (transfer.to_file && transfer.on_data) {
-    if (transfer.on_data(std::string_view(data, n))) return n;
-    transfer.stopped = true;
-    return 0;
   }
   if (transfer.to_file) {
     if (transfer.file_bytes + n > transfer.max_file_bytes) {
@@ -81,7 +76,15 @@ std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* u
       return 0;
     }
     transfer.file_bytes += n;
-    return WriteAll(transfer.file_fd, data, n, transfer.write_errno) ? n : 0;
+    if (transfer.file_fd >= 0)
+      return WriteAll(transfer.file_fd, data, n, transfer.write_errno) ? n : 0;
+    try {
+      if (transfer.sink(std::string_view(data, n))) return n;
+      transfer.stopped = true;
+    } catch (...) {  // never through curl's C frames
+      transfer.sink_error = std::current_exception();
+    }
+    return 0;
   }
   if (transfer.response.body.size() + n > transfer.max_memory_bytes) {
     transfer.too_big = true;
@@ -232,6 +235,7 @@ void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, cons
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   transfer.response.status = static_cast<int>(status);
   if (rc == CURLE_OK) return;
+  if (transfer.sink_error) std::rethrow_exception(transfer.sink_error);
   if (rc == CURLE_WRITE_ERROR && transfer.stopped) return;
   if (rc == CURLE_OPERATION_TIMEDOUT && transfer.deadline_ends_stream && status != 0) return;
   const std::string what = std::string(method) + " " + url + ": ";

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -60,15 +61,18 @@ struct CurlTransfer {
   HttpResponse response;
   std::size_t max_memory_bytes = 0;  ///< bound of `response.body`
   int file_fd = -1;                  ///< when >= 0, a 2xx body goes to this file
+  /// When set (and no file), a 2xx body goes to this function as it arrives: false stops
+  /// the transfer (not an error: a stream the caller has read enough of), what it throws
+  /// aborts it.
+  std::function<bool(std::string_view)> sink;
+  std::exception_ptr sink_error;     ///< aborted: what the sink threw
+  bool stopped = false;              ///< the sink stopped the transfer
   std::uint64_t max_file_bytes = 0;  ///< bound of what goes to the file
   std::uint64_t file_bytes = 0;
   bool decided = false;  ///< status known, destination chosen
   bool to_file = false;
   bool too_big = false;  ///< aborted: over a limit
   int write_errno = 0;   ///< aborted: writing the file failed
-  /// When set, a 2xx body goes to this callback as it arrives (a stream); false stops it.
-  std::function<bool(std::string_view)> on_data;
-  bool stopped = false;  ///< the callback stopped the stream (not an error)
   /// The call's deadline ends a stream that has connected, rather than failing it.
   bool deadline_ends_stream = false;
 };
@@ -87,7 +91,7 @@ CurlHeaderList BuildHeaderList(const HttpClientOptions& options, const HttpHeade
                                bool has_body, bool multipart);
 
 /// Runs the transfer; fills transfer.response.status. Throws the Error the failure maps to
-/// (see HttpClient), naming `method` and `url`.
+/// (see HttpClient), naming `method` and `url`, or rethrows what the sink threw.
 void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, const std::string& url,
              const char* error_buffer);
 

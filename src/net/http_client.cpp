@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "curl_call.hpp"
 
@@ -169,7 +170,8 @@ HttpResponse HttpClient::Stream(HttpMethod method, const std::string& url, std::
   net::CurlLease lease(impl_->pool);
   net::CurlTransfer transfer;
   transfer.max_memory_bytes = kMaxErrorBodyBytes;
-  transfer.on_data = on_data;
+  transfer.sink = on_data;
+  transfer.max_file_bytes = std::numeric_limits<std::uint64_t>::max();  // bounded by the deadline
   transfer.deadline_ends_stream = true;
   char error_buffer[CURL_ERROR_SIZE];
   net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
@@ -217,6 +219,27 @@ HttpResponse HttpClient::DownloadToFile(const std::string& url, const std::strin
   net::Perform(lease.get(), transfer, "GET", url, error_buffer);
   // A 2xx without a body never reached the body callback: it is an empty file.
   if (transfer.response.ok()) temp.Commit(path);
+  return std::move(transfer.response);
+}
+
+HttpResponse HttpClient::DownloadToSink(const std::string& url,
+                                        const std::function<void(const char*, std::size_t)>& sink,
+                                        std::uint64_t max_bytes, const HttpHeaders& headers) const {
+  net::CurlLease lease(impl_->pool);
+  net::CurlTransfer transfer;
+  transfer.max_memory_bytes = kMaxErrorBodyBytes;
+  transfer.sink = [&sink](std::string_view piece) {
+    sink(piece.data(), piece.size());
+    return true;
+  };
+  transfer.max_file_bytes = max_bytes;
+  char error_buffer[CURL_ERROR_SIZE];
+  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
+  curl_easy_setopt(lease.get(), CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(lease.get(), CURLOPT_BUFFERSIZE, kDownloadBufferBytes);
+  const net::CurlHeaderList list = net::BuildHeaderList(impl_->options, headers, false, false);
+  curl_easy_setopt(lease.get(), CURLOPT_HTTPHEADER, list.get());
+  net::Perform(lease.get(), transfer, "GET", url, error_buffer);
   return std::move(transfer.response);
 }
 

@@ -8,6 +8,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <unistd.h>
+
+#include <limits>
+
 #include "handler_call.hpp"
 #include "net_text.hpp"
 #include "text.hpp"
@@ -46,7 +50,20 @@ std::variant<PlainStream, TlsStream> MakeStream(asio::ip::tcp::socket&& socket,
   return std::variant<PlainStream, TlsStream>(std::in_place_type<PlainStream>, std::move(socket));
 }
 
+// The request as far as its header tells (everything but the body).
+template <class Message>
+void FillHead(HttpRequest& request, const Message& message) {
+  request.target.assign(std::string_view(message.target()));
+  for (const auto& field : message) {
+    request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  }
+}
+
 }  // namespace
+
+BodySpool::~BodySpool() {
+  ::unlink(path_.c_str());
+}
 
 HttpSession::HttpSession(asio::ip::tcp::socket&& socket, ServerShared& shared)
     : shared_(shared), stream_(MakeStream(std::move(socket), shared)) {
@@ -146,7 +163,11 @@ void HttpSession::ReadHeader() {
   method_ = HttpMethod::kGet;  // until the request line says otherwise (HEAD omits bodies)
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
-  parser_->body_limit(static_cast<std::uint64_t>(shared_.options.max_body_bytes));
+  // No body limit yet: Beast would apply it to Content-Length as soon as the header is in,
+  // before the route is known (a body file has its own limit). CheckQueryAndSize sets it,
+  // and no body byte is read before. (Not boost::none: Boost 1.74 compares a length with an
+  // empty optional as larger.)
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   Tcp().expires_at(deadline_);
   Io([this](auto& stream) {
     http::async_read_header(stream, buffer_, *parser_,
@@ -155,6 +176,8 @@ void HttpSession::ReadHeader() {
 }
 
 void HttpSession::OnReadError(ErrorCodeT ec) {
+  file_parser_.reset();
+  spool_.reset();  // a body that did not arrive whole is no body
   if (ec == http::error::header_limit) {
     Reply(
         431, ErrorCode::kBadInput,
@@ -181,12 +204,12 @@ void HttpSession::OnHeader(ErrorCodeT ec, std::size_t /*n*/) {
   keep_alive_ = header.keep_alive();
   version_ = header.version();
   linger_ = false;
+  const std::string expect(header[http::field::expect]);  // `header` may move (OpenBodyFile)
   if (!CheckHeader()) return;
-  if (parser_->is_done()) {
+  if (BodyDone()) {
     Dispatch();
     return;
   }
-  const std::string_view expect = header[http::field::expect];
   if (!expect.empty() && !EqualsIgnoreCase(expect, "100-continue")) {
     Reply(417, ErrorCode::kBadInput, "unsupported Expect " + QuoteForMessage(expect), true);
     return;
@@ -248,6 +271,7 @@ bool HttpSession::CheckQueryAndSize(bool has_body) {
     return false;
   }
   query_ = std::move(query).value();
+  if (has_body && match_.body_file != nullptr) return OpenBodyFile();
   const std::size_t limit = shared_.BodyLimit(match_.options);
   const auto length = parser_->content_length();
   if (length && *length > limit) {
@@ -261,11 +285,61 @@ bool HttpSession::CheckQueryAndSize(bool has_body) {
   return true;
 }
 
+// A route with a body file: its function names the file and the limit, then the header
+// parser becomes one that writes the body to that file as it arrives.
+bool HttpSession::OpenBodyFile() {
+  HttpRequest head;
+  head.method = method_;
+  head.path = path_;
+  head.params = match_.params;
+  head.query = query_;
+  head.remote_address = remote_;
+  FillHead(head, parser_->get());
+  HttpBodyFile spec;
+  try {
+    spec = (*match_.body_file)(head);
+  } catch (const Error& e) {
+    Reply(HttpStatusForError(e.code()), e.code(), e.what(), true);
+    return false;
+  } catch (const std::exception& e) {
+    shared_.Log("body file of " + path_ + " failed: " + e.what());
+    Reply(500, ErrorCode::kInternal, "internal error", true);
+    return false;
+  }
+  const auto length = parser_->content_length();
+  if (length && *length > spec.max_bytes) {
+    Reply(413, ErrorCode::kBadInput,
+          "request body of " + std::to_string(*length) + " bytes is larger than the limit of " +
+              std::to_string(spec.max_bytes),
+          true);
+    return false;
+  }
+  file_parser_.emplace(std::move(*parser_));
+  parser_.reset();
+  file_parser_->body_limit(spec.max_bytes);
+  beast::error_code ec;
+  file_parser_->get().body().open(spec.path.c_str(), beast::file_mode::write_new, ec);
+  if (ec) {
+    Reply(500, ErrorCode::kIo, "cannot create the request body file: " + ec.message(), true);
+    return false;
+  }
+  spool_ = std::make_shared<BodySpool>(spec.path);
+  return true;
+}
+
+bool HttpSession::BodyDone() const {
+  return file_parser_ ? file_parser_->is_done() : parser_->is_done();
+}
+
 void HttpSession::ReadBody() {
   Tcp().expires_at(deadline_);
   Io([this](auto& stream) {
-    http::async_read(stream, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
+    auto done = beast::bind_front_handler(&HttpSession::OnBody, shared_from_this());
+    if (file_parser_) {
+      http::async_read(stream, buffer_, *file_parser_, std::move(done));
+    } else {
+      http::async_read(stream, buffer_, *parser_, std::move(done));
+    }
   });
 }
 
@@ -278,17 +352,20 @@ void HttpSession::OnBody(ErrorCodeT ec, std::size_t /*n*/) {
 }
 
 HttpRequest HttpSession::BuildRequest() {
-  auto& message = parser_->get();
   HttpRequest request;
   request.method = method_;
-  request.target.assign(std::string_view(message.target()));
   request.path = std::move(path_);
   request.params = std::move(match_.params);
   request.query = std::move(query_);
-  for (const auto& field : message) {
-    request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  if (file_parser_) {
+    FillHead(request, file_parser_->get());
+    beast::error_code ignored;
+    file_parser_->get().body().file().close(ignored);
+    if (spool_) request.body_file = spool_->path();
+  } else {
+    FillHead(request, parser_->get());
+    request.body = std::move(parser_->get().body());
   }
-  request.body = std::move(message.body());
   request.remote_address = remote_;
   return request;
 }
@@ -297,13 +374,16 @@ void HttpSession::Dispatch() {
   HttpRequest request = BuildRequest();
   const HttpHandler* handler = match_.handler;
   parser_.reset();
+  file_parser_.reset();
+  std::shared_ptr<BodySpool> spool = std::move(spool_);  // removed once the handler returned
   if (!match_.options.blocking) {
     Respond(CallHandler(*handler, request, shared_));
     return;
   }
   auto job = std::make_shared<HttpRequest>(std::move(request));
-  asio::post(*shared_.workers, [self = shared_from_this(), handler, job] {
+  asio::post(*shared_.workers, [self = shared_from_this(), handler, job, spool]() mutable {
     auto response = std::make_shared<HttpResponse>(CallHandler(*handler, *job, self->shared_));
+    spool.reset();
     asio::post(self->Tcp().get_executor(),
                [self, response] { self->Respond(std::move(*response)); });
   });
@@ -324,6 +404,8 @@ void HttpSession::Reply(int status, ErrorCode code, std::string_view msg, bool c
     response.headers.Set("Allow", allow);
   }
   parser_.reset();
+  file_parser_.reset();
+  spool_.reset();
   Respond(std::move(response));
 }
 

@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -35,6 +36,20 @@ using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 /// Every step runs on the connection's strand; the session lives as long as a pending
 /// operation holds it. Plain and TLS connections share every step (Io() picks the stream);
 /// only the handshake, closing and file bodies differ.
+/// A request body file, removed when the last holder lets go (the session, or the job running
+/// its handler).
+class BodySpool {
+ public:
+  explicit BodySpool(std::string path) : path_(std::move(path)) {}
+  ~BodySpool();
+  BodySpool(const BodySpool&) = delete;
+  BodySpool& operator=(const BodySpool&) = delete;
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, ServerShared& shared);
@@ -72,6 +87,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnHeader(ErrorCodeT ec, std::size_t n);
   bool CheckHeader();
   bool CheckQueryAndSize(bool has_body);
+  bool OpenBodyFile();
+  bool BodyDone() const;
   void ReadBody();
   void OnBody(ErrorCodeT ec, std::size_t n);
   void Dispatch();
@@ -101,6 +118,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::flat_buffer buffer_;
   std::string remote_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  // A route with a body file: the parser the header parser became, and the file.
+  std::optional<boost::beast::http::request_parser<boost::beast::http::file_body>> file_parser_;
+  std::shared_ptr<BodySpool> spool_;
   std::chrono::steady_clock::time_point deadline_;
   HttpMethod method_ = HttpMethod::kGet;
   std::string path_;

@@ -19,6 +19,7 @@ struct Route {
   std::vector<std::string> param_names;  // in path order
   HttpHandler handler;
   RouteOptions options;
+  HttpBodyFileFn body_file;
 };
 
 struct Node {
@@ -180,10 +181,10 @@ std::size_t Router::size() const noexcept {
 }
 
 void Router::Add(HttpMethod method, std::string_view pattern, HttpHandler handler,
-                 RouteOptions options) {
+                 RouteOptions options, HttpBodyFileFn body_file) {
   if (!handler) BadPattern(pattern, "no handler");
-  auto route =
-      std::make_unique<Route>(Route{method, std::string(pattern), {}, std::move(handler), options});
+  auto route = std::make_unique<Route>(
+      Route{method, std::string(pattern), {}, std::move(handler), options, std::move(body_file)});
   Node* node = &impl_->root;
   for (std::string_view seg : SplitPattern(pattern)) {
     CheckSegment(pattern, seg, route->param_names);
@@ -233,6 +234,7 @@ RouteMatch Router::Match(HttpMethod method, std::string_view path) const {
     match.params.emplace(route->param_names[k], *st.captured[k]);
   }
   match.handler = &route->handler;
+  match.body_file = route->body_file ? &route->body_file : nullptr;
   match.options = route->options;
   match.pattern = route->pattern;
   return match;

@@ -75,6 +75,10 @@ const std::string& WalCatalog::dir() const noexcept {
   return impl_->dir();
 }
 
+std::string WalCatalog::NewTempPath() {
+  return impl_->PathOf(impl_->NextTempName());
+}
+
 std::uint32_t WalCatalog::segment_size() const noexcept {
   return impl_->segment_size();
 }

@@ -22,54 +22,11 @@
 #include "pgha/wal_scan.hpp"
 #include "process.hpp"
 #include "wal_catalog_impl.hpp"
+#include "wal_segment_check.hpp"
 
 namespace pgha {
 
 namespace {
-
-// XLP_ALL_FLAGS of PostgreSQL 14+ (xlog_internal.h); older majors use a subset.
-constexpr std::uint16_t kXlpAllFlags = 0x000F;
-
-std::string Hex16(std::uint16_t v) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%04X", v);
-  return buf;
-}
-
-std::string MagicText(std::uint16_t magic) {
-  int major = PostgresMajorForWalMagic(magic);
-  return Hex16(magic) + (major != 0 ? " (PostgreSQL " + std::to_string(major) + ")" : "");
-}
-
-// The long page header checks of an uploaded segment (XLogReaderValidatePageHeader's, plus
-// the name): returns "" when it belongs at `name` in the cluster `id`, else the failed check.
-std::string CheckLongHeader(const WalPageHeader& h, const WalFileName& name,
-                            std::uint32_t segment_size, const catalog::WalIdentity& id) {
-  if (id.magic && h.magic != *id.magic) {
-    return "page magic " + MagicText(h.magic) + " is not this cluster's " + MagicText(*id.magic);
-  }
-  if (PostgresMajorForWalMagic(h.magic) == 0) return "unknown page magic " + Hex16(h.magic);
-  if (!h.is_long) return "the first page has no long header (xlp_info " + Hex16(h.info) + ")";
-  if ((h.info & ~kXlpAllFlags) != 0) return "invalid info bits " + Hex16(h.info);
-  if (h.page_address != name.StartLsn()) {
-    return "page address " + h.page_address.ToString() + " is not the segment's start " +
-           name.StartLsn().ToString();
-  }
-  if (h.timeline == 0 || h.timeline > name.timeline) {
-    return "page timeline " + std::to_string(h.timeline) + " is not in 1.." +
-           std::to_string(name.timeline);
-  }
-  if (h.segment_size != segment_size) {
-    return "segment size " + std::to_string(h.segment_size) + " is not " +
-           std::to_string(segment_size);
-  }
-  if (h.block_size != kWalPageSize) return "WAL block size " + std::to_string(h.block_size);
-  if (id.system_identifier && h.system_identifier != *id.system_identifier) {
-    return "system identifier " + std::to_string(h.system_identifier) + " is not this cluster's " +
-           std::to_string(*id.system_identifier);
-  }
-  return {};
-}
 
 // "" when the uploaded history `up` fits a node at `node`, else why not.
 std::string HistoryMisfit(const TimelineHistory& up, const WalPosition& node) {
@@ -95,6 +52,37 @@ std::string HistoryMisfit(const TimelineHistory& up, const WalPosition& node) {
   }
   FollowCheck check = up.CanFollow(mine.timeline(), node.end_of_wal);
   return check.verdict == FollowVerdict::kValid ? std::string() : check.detail;
+}
+
+// The history the pages of segment `parsed` are checked against: the node's, or for a
+// timeline newer than the node's that timeline's history file in pg_wal (uploaded first, as
+// WalCatalog::From orders them). Refuses a timeline the node's history does not have.
+std::optional<TimelineHistory> HistoryForSegment(const catalog::CatalogState& state,
+                                                 const std::string& name, const WalFileName& parsed,
+                                                 const std::optional<TimelineHistory>& node) {
+  if (!node) return std::nullopt;
+  const TimelineId tli = parsed.timeline;
+  const std::string refused = "upload of \"" + name + "\" refused: timeline " + std::to_string(tli);
+  if (tli <= node->timeline()) {
+    if (!node->Contains(tli)) {
+      throw Error(ErrorCode::kBadInput, refused + " is not in this node's history (timeline " +
+                                            std::to_string(node->timeline()) + ")");
+    }
+    return node;
+  }
+  const std::string history_name = WalFileName::History(tli).ToString();
+  std::optional<std::string> text = fs::ReadFileIfExists(state.PathOf(history_name));
+  if (!text) {
+    throw Error(ErrorCode::kBadInput, refused + " is newer than this node's " +
+                                          std::to_string(node->timeline()) + " and pg_wal has no " +
+                                          history_name + ". HINT: upload the history first");
+  }
+  Result<TimelineHistory> h = TimelineHistory::TryParse(*text, tli);
+  if (!h.ok()) {
+    throw Error(ErrorCode::kBadInput,
+                refused + ": pg_wal's " + history_name + " is not a history: " + h.error().what());
+  }
+  return h.value();
 }
 
 // Removes the temporary files of uploads whose process was killed: ".pgha-upload.<pid>.<n>"
@@ -132,7 +120,7 @@ struct WalUpload::Impl {
   int fd = -1;
   Md5 md5;
   std::uint64_t written = 0;
-  std::uint8_t header[kWalLongPageHeaderSize] = {};
+  std::optional<catalog::SegmentPageCheck> pages;  // segments and partials
   std::string history_text;
   Phase phase = Phase::kOpen;
 
@@ -160,12 +148,6 @@ struct WalUpload::Impl {
       throw Error(ErrorCode::kWrongState, "upload of \"" + name + "\" is already " +
                                               (phase == Phase::kDone ? "committed" : "aborted"));
     }
-  }
-
-  void CheckHeader() {
-    std::string failed = CheckLongHeader(DecodeWalPageHeader(header, sizeof header), parsed,
-                                         state->segment_size(), state->Identity());
-    if (!failed.empty()) Refuse(failed);
   }
 
   void WriteAll(const std::uint8_t* p, std::size_t size) {
@@ -326,19 +308,15 @@ void WalUpload::Write(const void* data, std::size_t size) {
     u.Refuse("more than the announced " + std::to_string(*u.options.expected_size) + " bytes");
   }
   const auto* p = static_cast<const std::uint8_t*>(data);
-  const std::uint64_t before = u.written;
-  if (u.parsed.HoldsWal() && before < sizeof u.header) {
-    std::size_t take = std::min<std::size_t>(size, sizeof u.header - before);
-    std::memcpy(u.header + before, p, take);
+  if (u.pages) {
+    std::string failed = u.pages->Feed(u.written, p, size);
+    if (!failed.empty()) u.Refuse(failed);
   }
   if (u.parsed.kind == WalFileKind::kHistory)
     u.history_text.append(static_cast<const char*>(data), size);
   u.md5.Update(p, size);
   u.WriteAll(p, size);
   u.written += size;
-  if (u.parsed.HoldsWal() && before < sizeof u.header && u.written >= sizeof u.header) {
-    u.CheckHeader();
-  }
 }
 
 InstallResult WalUpload::Commit() {
@@ -383,6 +361,10 @@ std::unique_ptr<WalUpload> WalCatalog::BeginInstall(const std::string& name,
   }
   u->limit = u->parsed.HoldsWal() ? impl_->segment_size() : kMaxHistoryFileSize;
   u->options = options;
+  if (u->parsed.HoldsWal()) {
+    u->pages.emplace(u->parsed, impl_->segment_size(), impl_->Identity(),
+                     HistoryForSegment(*impl_, name, u->parsed, options.node_history));
+  }
   if (options.expected_md5) {
     if (!IsMd5Hex(*options.expected_md5)) {
       throw Error(ErrorCode::kBadInput, "upload of \"" + name + "\": expected MD5 \"" +

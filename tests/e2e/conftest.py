@@ -117,6 +117,12 @@ def sync_cluster(request):
 
 
 @pytest.fixture
+def big_segment_pair(request):
+    """A pair made with 64 MiB WAL segments (`pghactl local up --wal-segsize 64`)."""
+    yield from local_cluster(request, "--wal-segsize", "64")
+
+
+@pytest.fixture
 def report(request):
     """Shows a line in pytest's output (figures a test measures but does not assert)."""
     return request.config.pluginmanager.getplugin("terminalreporter").write_line
