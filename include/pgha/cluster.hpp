@@ -97,6 +97,12 @@ class PGHA_API NodeControl {
                                              const std::string& holder,
                                              std::chrono::milliseconds ttl) = 0;
   virtual void Unlock(const std::string& holder) = 0;
+  /// The deadline of the operation that holds this node's lease (nullopt: none, after it
+  /// ended). A node reached over the network bounds each call by the time left (at least
+  /// a second, so that a call made at the deadline can still answer); others may ignore it.
+  virtual void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    (void)deadline;
+  }
 
   /// The node's logical slots (from its files when stopped: a stopped master's final ones).
   /// Nodes that keep no slots return none.
@@ -134,13 +140,20 @@ enum class Sequence { kMasterSlave, kSlaveMaster };
 /// Failover methods: restart keeps the timeline, promote starts a new one.
 enum class FailoverMethod { kRestart, kPromote };
 
+/// The longest operation lease a node grants (OperationOptions::lease_ttl, `internal/lease`).
+inline constexpr std::chrono::milliseconds kMaxLeaseTtl{600000};
+
 /// Options of an operation.
 struct OperationOptions {
   /// Proceed although a peer cannot be asked whether it is a master. Never overrides a peer
   /// that answers that it is one.
   bool force = false;
-  /// Deadline for the whole operation.
+  /// Deadline for the whole operation: no step starts after it.
   std::chrono::milliseconds timeout{120000};
+  /// How long each node's operation lease lasts unless renewed; the operation renews it
+  /// every third of that (and before each step on the node), so the leases of a coordinator
+  /// that died run out this soon after. From 1 ms to 10 min.
+  std::chrono::milliseconds lease_ttl{10000};
 };
 
 /// The cluster seen from one node (the local one). Thread-safe: operations are serialised

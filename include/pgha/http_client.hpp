@@ -72,6 +72,13 @@ class PGHA_API HttpClient {
   /// application/json. `Expect: 100-continue` is never sent.
   HttpResponse Send(HttpMethod method, const std::string& url, std::string_view body = {},
                     const HttpHeaders& headers = {}) const;
+  /// As Send, with `timeout` as this call's deadline instead of HttpClientOptions::timeout
+  /// (0 = none). Error(kBadInput) for a negative one.
+  HttpResponse Send(HttpMethod method, const std::string& url, std::string_view body,
+                    const HttpHeaders& headers, std::chrono::milliseconds timeout) const;
+
+  /// HttpClientOptions::timeout: each call's deadline unless Send is given another.
+  std::chrono::milliseconds timeout() const noexcept;
 
   HttpResponse Get(const std::string& url, const HttpHeaders& headers = {}) const;
   HttpResponse Post(const std::string& url, std::string_view body,

@@ -87,8 +87,14 @@ bool Agent::Impl::HolderGone(const std::string& holder) {
       HttpResponse r = probe_client->Get(
           peer->address().agent_url + "/api/pg/v1/internal/lease?holder=" + PercentEncode(holder));
       if (!r.ok()) return false;
+      // Only the holder's own agent, answering for itself that the operation no longer runs
+      // there, frees the lease; anything else leaves it to expire.
       auto j = nlohmann::json::parse(r.body, nullptr, false);
-      return j.is_object() && j.value("held", true) == false;
+      if (!j.is_object()) return false;
+      auto name = j.find("node");
+      auto held = j.find("held");
+      return name != j.end() && name->is_string() && name->get<std::string>() == node &&
+             held != j.end() && held->is_boolean() && !held->get<bool>();
     } catch (const Error&) {
       return false;  // cannot ask: the lease stays until it expires
     }

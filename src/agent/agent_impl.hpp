@@ -34,8 +34,9 @@ struct Agent::Impl {
   /// Refuses an internal call that does not carry the lease holder of the running operation.
   void RequireLease(const HttpRequest& req);
   /// The lease table's holder check: true when `holder` ("<node>/...") belongs to a peer
-  /// whose agent answers that it does not hold it (it restarted, or the operation ended).
-  /// An agent that does not answer keeps its lease until it expires.
+  /// whose own agent answers, naming itself, that the operation no longer runs there (it
+  /// restarted, or the operation ended: LocalNode::HolderRuns, which no clock decides). An
+  /// agent that does not answer, or answers otherwise, leaves the lease to expire.
   bool HolderGone(const std::string& holder);
 
   std::mutex config_mutex;

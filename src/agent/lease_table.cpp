@@ -2,8 +2,10 @@
 
 namespace pgha {
 
+LeaseTable::LeaseTable(Now now) : now_(std::move(now)) {}
+
 void LeaseTable::ExpireLocked() {
-  if (!holder_.empty() && Clock::now() >= expires_) {
+  if (!holder_.empty() && now_() >= expires_) {
     holder_.clear();
     operation_.clear();
   }
@@ -31,7 +33,7 @@ std::optional<std::string> LeaseTable::TryAcquire(const std::string& operation,
   }
   holder_ = holder;
   operation_ = operation;
-  expires_ = Clock::now() + ttl;
+  expires_ = now_() + ttl;
   return std::nullopt;
 }
 

@@ -16,6 +16,11 @@ namespace pgha {
 class LeaseTable {
  public:
   using Clock = std::chrono::steady_clock;
+  /// The clock leases expire by.
+  using Now = std::function<Clock::time_point()>;
+
+  /// `now`: Clock::now, or a test's fake clock.
+  explicit LeaseTable(Now now = &Clock::now);
   /// True when the operation `holder` names certainly no longer runs. Called without the
   /// table's lock held; may block briefly (it may ask another agent).
   using HolderCheck = std::function<bool(const std::string& holder)>;
@@ -23,7 +28,8 @@ class LeaseTable {
   /// Sets the check TryAcquire asks before refusing: a holder it says is gone loses the lease.
   void SetHolderCheck(HolderCheck check);
 
-  /// Takes the lease for `holder` (again, if it holds it already: the TTL is renewed).
+  /// Takes the lease for `holder` until `ttl` from now (again, if it holds it already: a
+  /// renewal; an expired lease nobody took since is granted again).
   /// Returns the operation that holds it instead, when another holder does (and the holder
   /// check, when set, does not say that holder is gone).
   std::optional<std::string> TryAcquire(const std::string& operation, const std::string& holder,
@@ -37,6 +43,7 @@ class LeaseTable {
 
  private:
   void ExpireLocked();
+  const Now now_;
   std::mutex mutex_;
   HolderCheck holder_check_;
   std::string holder_;

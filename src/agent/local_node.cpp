@@ -218,11 +218,24 @@ void LocalNode::Rewind(const NodeAddress& source) {
 std::optional<std::string> LocalNode::TryLock(const std::string& operation,
                                               const std::string& holder,
                                               std::chrono::milliseconds ttl) {
-  return leases_.TryAcquire(operation, holder, ttl);
+  auto running = leases_.TryAcquire(operation, holder, ttl);
+  if (!running && holder.rfind(address_.name + "/", 0) == 0) {
+    std::lock_guard<std::mutex> lock(own_holders_mutex_);
+    own_holders_.insert(holder);
+  }
+  return running;
 }
 
 void LocalNode::Unlock(const std::string& holder) {
   leases_.Release(holder);
+  std::lock_guard<std::mutex> lock(own_holders_mutex_);
+  own_holders_.erase(holder);
+}
+
+bool LocalNode::HolderRuns(const std::string& holder) {
+  if (holder.rfind(address_.name + "/", 0) != 0) return leases_.HeldBy(holder);
+  std::lock_guard<std::mutex> lock(own_holders_mutex_);
+  return own_holders_.count(holder) > 0;
 }
 
 void LocalNode::Init(const std::string& database) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "lease_table.hpp"
@@ -81,6 +82,12 @@ class LocalNode : public NodeControl {
 
   Instance& instance() { return instance_; }
   LeaseTable& leases() { return leases_; }
+  /// For a holder of this node's agent ("<this node>/..."): true while that operation runs,
+  /// i.e. it took this node's lease and has not given it back, whether or not the lease has
+  /// expired meanwhile (its renewal may be late; the operation has not ended). For another
+  /// node's holder: whether it holds this node's lease now. What a peer asks before it frees
+  /// a lease of this agent's (GET internal/lease).
+  bool HolderRuns(const std::string& holder);
   /// The WAL catalogue of pg_wal (made on first use: the data directory may not exist yet).
   WalCatalog& catalog();
   /// This node's history and end of WAL, for the catalogue.
@@ -111,6 +118,8 @@ class LocalNode : public NodeControl {
   std::shared_ptr<HttpClient> client_;
   Instance instance_;
   LeaseTable leases_;
+  std::mutex own_holders_mutex_;
+  std::set<std::string> own_holders_;  // this agent's operations holding the lease (HolderRuns)
   std::mutex mutex_;
   std::unique_ptr<WalCatalog> catalog_;
   EnsureStandbySlot ensure_standby_slot_;

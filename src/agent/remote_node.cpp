@@ -1,5 +1,6 @@
 #include "remote_node.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "node_json.hpp"
@@ -39,8 +40,26 @@ HttpHeaders RemoteNode::LeaseHeaders() const {
   return h;
 }
 
-std::string RemoteNode::Call(HttpMethod method, const std::string& path, const std::string& body) {
-  HttpResponse r = client_->Send(method, Url(path), body, LeaseHeaders());
+std::optional<std::chrono::milliseconds> RemoteNode::CallTimeout() const {
+  std::lock_guard<std::mutex> lock(holder_mutex_);
+  if (!deadline_) return std::nullopt;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      *deadline_ - std::chrono::steady_clock::now());
+  return std::max(left, kMinCallTimeout);
+}
+
+void RemoteNode::SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  std::lock_guard<std::mutex> lock(holder_mutex_);
+  deadline_ = deadline;
+}
+
+std::string RemoteNode::Call(HttpMethod method, const std::string& path, const std::string& body,
+                             std::optional<std::chrono::milliseconds> timeout) {
+  if (!timeout) timeout = CallTimeout();
+  // Never longer than the client's own timeout (0: none).
+  if (timeout && client_->timeout().count() > 0) timeout = std::min(*timeout, client_->timeout());
+  HttpResponse r = timeout ? client_->Send(method, Url(path), body, LeaseHeaders(), *timeout)
+                           : client_->Send(method, Url(path), body, LeaseHeaders());
   ThrowIfHttpError(r, address_.name + " " + std::string(HttpMethodName(method)) + " " + path);
   return r.body;
 }
@@ -114,7 +133,13 @@ std::optional<std::string> RemoteNode::TryLock(const std::string& operation,
                                                const std::string& holder,
                                                std::chrono::milliseconds ttl) {
   json body = {{"operation", operation}, {"holder", holder}, {"ttl_ms", ttl.count()}};
-  json j = ParseBody(Call(HttpMethod::kPost, "internal/lease", body.dump()), "internal/lease");
+  auto timeout = std::max(ttl / 2, std::chrono::milliseconds(1));
+  {
+    std::lock_guard<std::mutex> lock(holder_mutex_);
+    lease_call_timeout_ = timeout;
+  }
+  json j =
+      ParseBody(Call(HttpMethod::kPost, "internal/lease", body.dump(), timeout), "internal/lease");
   if (!j.value("granted", false)) return j.value("operation", std::string("another operation"));
   std::lock_guard<std::mutex> lock(holder_mutex_);
   holder_ = holder;
@@ -122,7 +147,12 @@ std::optional<std::string> RemoteNode::TryLock(const std::string& operation,
 }
 
 void RemoteNode::Unlock(const std::string& holder) {
-  Call(HttpMethod::kDelete, "internal/lease?holder=" + PercentEncode(holder));
+  std::optional<std::chrono::milliseconds> timeout;
+  {
+    std::lock_guard<std::mutex> lock(holder_mutex_);
+    timeout = lease_call_timeout_;
+  }
+  Call(HttpMethod::kDelete, "internal/lease?holder=" + PercentEncode(holder), {}, timeout);
   std::lock_guard<std::mutex> lock(holder_mutex_);
   if (holder_ == holder) holder_.clear();
 }

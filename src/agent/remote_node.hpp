@@ -2,8 +2,10 @@
 #ifndef PGHA_AGENT_REMOTE_NODE_HPP
 #define PGHA_AGENT_REMOTE_NODE_HPP
 
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "pgha/cluster.hpp"
@@ -18,6 +20,10 @@ namespace pgha::agent {
 /// operation holds the lease at a time, but state queries (GET instance/all) run beside it.
 class RemoteNode : public NodeControl {
  public:
+  /// The shortest timeout a call gets under an operation's deadline: one made at the
+  /// deadline can still answer (a step does not start after it).
+  static constexpr std::chrono::milliseconds kMinCallTimeout{1000};
+
   RemoteNode(NodeAddress address, std::shared_ptr<HttpClient> client);
 
   const NodeAddress& address() const override { return address_; }
@@ -34,9 +40,14 @@ class RemoteNode : public NodeControl {
   std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
   void Rewind(const NodeAddress& source) override;
+  /// Takes or renews the lease; the call waits at most half of `ttl`, so that a peer that
+  /// hangs does not hold up the renewal of the others' leases past their TTL.
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
+  /// Waits at most as long as the last TryLock call could.
   void Unlock(const std::string& holder) override;
+  /// Each call is bounded by the time left to `deadline` (at least kMinCallTimeout).
+  void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
   std::vector<LogicalSlot> LogicalSlots() override;
   SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
 
@@ -50,12 +61,18 @@ class RemoteNode : public NodeControl {
  private:
   std::string Url(const std::string& path) const;
   HttpHeaders LeaseHeaders() const;
-  std::string Call(HttpMethod method, const std::string& path, const std::string& body = {});
+  /// One call to the peer; `timeout` overrides the one of the deadline (CallTimeout).
+  std::string Call(HttpMethod method, const std::string& path, const std::string& body = {},
+                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  /// The time left to the operation's deadline (at least kMinCallTimeout), nullopt without one.
+  std::optional<std::chrono::milliseconds> CallTimeout() const;
 
   NodeAddress address_;
   std::shared_ptr<HttpClient> client_;
   mutable std::mutex holder_mutex_;
   std::string holder_;  // the lease this node granted to the running operation
+  std::optional<std::chrono::steady_clock::time_point> deadline_;  // the operation's
+  std::optional<std::chrono::milliseconds> lease_call_timeout_;    // of the last TryLock
 };
 
 }  // namespace pgha::agent

@@ -91,17 +91,28 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/lease",
       [&a](const HttpRequest& req) {
         json j = ParseBody(req.body, "lease");
-        auto running =
-            a.local->TryLock(Field<std::string>(j, "operation"), Field<std::string>(j, "holder"),
-                             std::chrono::milliseconds(Field<std::int64_t>(j, "ttl_ms")));
+        auto operation = Field<std::string>(j, "operation");
+        auto holder = Field<std::string>(j, "holder");
+        auto ttl_ms = Field<std::int64_t>(j, "ttl_ms");
+        if (holder.empty()) throw Error(ErrorCode::kBadInput, "lease: the holder is empty");
+        // Coordinators renew every third of a short TTL: a long one would only keep a dead
+        // coordinator's lease.
+        if (ttl_ms <= 0 || ttl_ms > kMaxLeaseTtl.count()) {
+          throw Error(ErrorCode::kBadInput, "lease: ttl_ms " + std::to_string(ttl_ms) +
+                                                " is not from 1 to " +
+                                                std::to_string(kMaxLeaseTtl.count()));
+        }
+        auto running = a.local->TryLock(operation, holder, std::chrono::milliseconds(ttl_ms));
         if (running) return Json({{"granted", false}, {"operation", *running}});
         return Json({{"granted", true}});
       },
       kBlocking);
-  // Whether this node's lease is held by `holder`: how a peer learns that an operation this
-  // agent coordinated died with it. Served on an io thread, so it answers while workers wait.
+  // Whether the operation `holder` of this agent still runs (LocalNode::HolderRuns), with
+  // this node's name: how a peer learns that an operation this agent coordinated died with
+  // it. Served on an io thread, so it answers while workers wait.
   r.Add(HttpMethod::kGet, "/api/pg/v1/internal/lease", [&a](const HttpRequest& req) {
-    return Json({{"held", a.local->leases().HeldBy(req.Query("holder").value_or(""))}});
+    return Json({{"node", a.local->address().name},
+                 {"held", a.local->HolderRuns(req.Query("holder").value_or(""))}});
   });
   r.Add(HttpMethod::kDelete, "/api/pg/v1/internal/lease", [&a](const HttpRequest& req) {
     a.local->Unlock(req.Query("holder").value_or(""));

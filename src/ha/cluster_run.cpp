@@ -1,5 +1,6 @@
 #include "cluster_run.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -10,7 +11,6 @@ namespace pgha {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
-constexpr auto kLeaseSlack = std::chrono::seconds(30);
 
 std::string NewHolder(const std::string& node) {
   static std::atomic<std::uint64_t> counter{0};
@@ -26,40 +26,141 @@ bool IsPrimary(NodeState s) {
 
 Cluster::Run::Run(Cluster& cluster, std::string operation, const OperationOptions& options,
                   bool lock)
-    : cluster_(cluster),
+    : lease_ttl_(options.lease_ttl),
+      cluster_(cluster),
       operation_(std::move(operation)),
       holder_(NewHolder(cluster.local_->address().name)),
       options_(options),
       deadline_(std::chrono::steady_clock::now() + options.timeout) {
   if (!lock) return;
-  auto ttl = options.timeout + kLeaseSlack;
-  for (NodeControl* node : AllNodes()) {
-    std::optional<std::string> running;
-    try {
-      running = node->TryLock(operation_, holder_,
-                              std::chrono::duration_cast<std::chrono::milliseconds>(ttl));
-    } catch (const Error& e) {
-      if (e.code() == ErrorCode::kPeerUnreachable && node != cluster_.local_.get()) continue;
-      for (NodeControl* held : locked_) held->Unlock(holder_);
-      throw;
-    }
-    if (running) {
-      for (NodeControl* held : locked_) held->Unlock(holder_);
-      locked_.clear();
-      throw Error(ErrorCode::kConflict, "cannot run " + operation_ + ": " + *running +
-                                            " is running (lease on " + node->address().name + ")");
-    }
-    locked_.push_back(node);
+  if (lease_ttl_.count() <= 0 || lease_ttl_ > kMaxLeaseTtl) {
+    throw Error(ErrorCode::kBadInput, "lease TTL " + std::to_string(lease_ttl_.count()) +
+                                          " ms is not from 1 ms to " +
+                                          std::to_string(kMaxLeaseTtl.count()) + " ms");
+  }
+  TakeLeases();
+  try {
+    renewer_ = std::thread([this] { RenewLeases(); });
+  } catch (...) {
+    ReleaseLeases();
+    throw;
   }
 }
 
 Cluster::Run::~Run() {
-  for (NodeControl* node : locked_) {
+  ReleaseLeases();
+}
+
+void Cluster::Run::TakeLeases() {
+  for (NodeControl* node : AllNodes()) leases_.push_back({node, false, false, {}});
+  try {
+    for (Lease& lease : leases_) {
+      NodeControl& node = *lease.node;
+      auto sent = std::chrono::steady_clock::now();
+      std::optional<std::string> running;
+      try {
+        running = node.TryLock(operation_, holder_, lease_ttl_);
+      } catch (const Error& e) {
+        // A peer that does not answer is locked as soon as it does (KeepLease).
+        if (e.code() == ErrorCode::kPeerUnreachable && &node != cluster_.local_.get()) continue;
+        throw;
+      }
+      if (running) {
+        throw Error(ErrorCode::kConflict, "cannot run " + operation_ + ": " + *running +
+                                              " is running (lease on " + node.address().name + ")");
+      }
+      lease.held = true;
+      lease.renewed = sent;
+    }
+  } catch (...) {
+    ReleaseLeases();
+    throw;
+  }
+  for (Lease& lease : leases_) lease.node->SetDeadline(deadline_);
+  deadlines_set_ = true;
+}
+
+void Cluster::Run::BeforeStep(NodeControl& node, const std::string& action) {
+  const std::string step = action + " on " + node.address().name;
+  if (std::chrono::steady_clock::now() > deadline_) {
+    throw Error(ErrorCode::kTimeout, operation_ + ": its deadline (" +
+                                         std::to_string(options_.timeout.count()) +
+                                         " ms) passed before " + step);
+  }
+  std::lock_guard<std::mutex> lock(lease_mutex_);
+  for (Lease& lease : leases_) {
+    if (lease.node == &node) KeepLease(lease);
+  }
+  if (lost_) {
+    throw Error(lost_->code(), operation_ + ": stopped before " + step + ": " + lost_->what());
+  }
+}
+
+void Cluster::Run::KeepLease(Lease& lease) {
+  if (lease.lost) return;
+  const std::string& name = lease.node->address().name;
+  auto sent = std::chrono::steady_clock::now();
+  std::optional<std::string> running;
+  try {
+    running = lease.node->TryLock(operation_, holder_, lease_ttl_);
+  } catch (const Error& e) {
+    // No answer: tried again at the next renewal; a step on the node finds it unreachable.
+    if (e.code() == ErrorCode::kPeerUnreachable || e.code() == ErrorCode::kTimeout) return;
+    lease.lost = true;
+    if (!lost_) lost_ = Error(e.code(), "cannot keep the lease on " + name + ": " + e.what());
+    return;
+  }
+  auto answered = std::chrono::steady_clock::now();
+  if (running) {
+    lease.lost = true;
+    if (!lost_) {
+      lost_ = Error(ErrorCode::kConflict,
+                    (lease.held ? "lost the lease on " : "cannot take the lease on ") + name +
+                        ": " + *running + " holds it now");
+    }
+    return;
+  }
+  if (lease.held && answered > lease.renewed + lease_ttl_ && !lost_) {
+    // Granted again, but it may have run out in between, and another operation may have
+    // taken it, changed the node and given it back.
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(answered - lease.renewed);
+    lost_ = Error(ErrorCode::kTimeout, "the lease on " + name + " lapsed: not renewed for " +
+                                           std::to_string(ms.count()) + " ms (TTL " +
+                                           std::to_string(lease_ttl_.count()) + " ms)");
+  }
+  lease.held = true;
+  lease.renewed = sent;
+}
+
+void Cluster::Run::RenewLeases() {
+  const auto interval = std::max(lease_ttl_ / 3, std::chrono::milliseconds(1));
+  // Every step starts before the deadline, and a local one (pg_ctl) waits at most the
+  // operation's timeout: past that, the coordinator is stuck, and its leases run out.
+  const auto stop_at = deadline_ + options_.timeout;
+  std::unique_lock<std::mutex> lock(lease_mutex_);
+  while (!stopping_) {
+    if (renew_cv_.wait_for(lock, interval, [this] { return stopping_.load(); })) return;
+    if (std::chrono::steady_clock::now() > stop_at) return;
+    for (Lease& lease : leases_) {
+      if (stopping_) return;
+      KeepLease(lease);
+    }
+  }
+}
+
+void Cluster::Run::ReleaseLeases() noexcept {
+  stopping_ = true;
+  { std::lock_guard<std::mutex> lock(lease_mutex_); }
+  renew_cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  for (Lease& lease : leases_) {
     try {
-      node->Unlock(holder_);
+      if (deadlines_set_) lease.node->SetDeadline(std::nullopt);
+      if (lease.held) lease.node->Unlock(holder_);
     } catch (...) {  // an unreachable peer's lease runs out by itself
     }
   }
+  leases_.clear();
 }
 
 void Cluster::Run::FaultPoint(std::size_t index, const char* when, NodeControl& node,

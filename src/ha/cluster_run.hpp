@@ -2,10 +2,14 @@
 #ifndef PGHA_HA_CLUSTER_RUN_HPP
 #define PGHA_HA_CLUSTER_RUN_HPP
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -15,15 +19,24 @@ namespace pgha {
 
 class Cluster::Run {
  public:
-  /// Takes the operation lease on every reachable node (this one first). Throws
-  /// Error(kConflict) naming the operation that holds a lease already.
+  /// Takes the operation lease on every reachable node (this one first) for
+  /// options.lease_ttl, and from then on keeps them: a thread renews every lease each third
+  /// of the TTL and tries again to take those of nodes that did not answer, until the Run
+  /// ends (or twice its deadline has passed: a coordinator stuck that long lets them run
+  /// out). Throws Error(kConflict) naming the operation that holds a lease already,
+  /// Error(kBadInput) for a TTL out of range.
   Run(Cluster& cluster, std::string operation, const OperationOptions& options, bool lock = true);
+  /// Stops renewing, then gives every lease it holds back.
   ~Run();
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
 
   /// Runs `fn` as a step on `node` named `action`, recording time and outcome. A failure is
-  /// recorded and rethrown with the step named in the message.
+  /// recorded and rethrown with the step named in the message. Nothing runs (BeforeStep)
+  /// once the operation's deadline has passed (Error(kTimeout)) or one of its leases was lost
+  /// (Error(kConflict) when another operation took it, Error(kTimeout) when it lapsed),
+  /// the node named; the lease of `node` is renewed, or taken if `node` did not answer
+  /// before, right before `fn` runs.
   template <typename Fn>
   auto Step(NodeControl& node, const std::string& action, Fn&& fn) -> decltype(fn());
 
@@ -98,12 +111,42 @@ class Cluster::Run {
   void FaultPoint(std::size_t index, const char* when, NodeControl& node,
                   const std::string& action) const;
 
+  /// One node's operation lease, as this operation last saw it.
+  struct Lease {
+    NodeControl* node = nullptr;
+    bool held = false;  ///< granted, at the start or since (false: it did not answer yet)
+    bool lost = false;  ///< refused or failed since: never renewed or taken again
+    /// When the request of the last grant was sent: the node keeps the lease at least
+    /// lease_ttl_ after that.
+    std::chrono::steady_clock::time_point renewed{};
+  };
+  /// Takes every lease (the constructor's work); throws as the constructor does.
+  void TakeLeases();
+  /// Throws when the step `action` on `node` must not run (see Step).
+  void BeforeStep(NodeControl& node, const std::string& action);
+  /// Renews `lease` (takes it when not held yet). A refusal, or a grant that comes after the
+  /// lease may have lapsed, is recorded in lost_; a node that does not answer is left as it
+  /// is (its lease lapses unless it answers again in time). Needs lease_mutex_.
+  void KeepLease(Lease& lease);
+  /// The renewer thread's loop.
+  void RenewLeases();
+  /// Stops the renewer, clears the nodes' deadlines and gives the leases back. Never throws.
+  void ReleaseLeases() noexcept;
+
+  std::chrono::milliseconds lease_ttl_;
+  std::mutex lease_mutex_;
+  std::vector<Lease> leases_;   ///< every node's, in AllNodes order; empty without locking
+  bool deadlines_set_ = false;  ///< the nodes have this operation's deadline (SetDeadline)
+  std::optional<Error> lost_;   ///< the first lease lost, as the error the operation ends with
+  std::condition_variable renew_cv_;
+  std::atomic<bool> stopping_{false};  ///< the renewer ends
+  std::thread renewer_;
+
   Cluster& cluster_;
   std::string operation_;
   std::string holder_;
   OperationOptions options_;
   std::chrono::steady_clock::time_point deadline_;
-  std::vector<NodeControl*> locked_;
   std::vector<OperationStep> steps_;
   std::vector<SlotCopyStatus> slots_;
 };
@@ -111,6 +154,7 @@ class Cluster::Run {
 template <typename Fn>
 auto Cluster::Run::Step(NodeControl& node, const std::string& action, Fn&& fn) -> decltype(fn()) {
   const std::size_t index = steps_.size();
+  BeforeStep(node, action);
   FaultPoint(index, "begin", node, action);
   auto start = std::chrono::steady_clock::now();
   auto record = [&](bool ok, const std::string& detail) {

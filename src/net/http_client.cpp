@@ -145,13 +145,27 @@ HttpClient::HttpClient(HttpClientOptions options) {
 
 HttpClient::~HttpClient() = default;
 
+std::chrono::milliseconds HttpClient::timeout() const noexcept {
+  return impl_->options.timeout;
+}
+
 HttpResponse HttpClient::Send(HttpMethod method, const std::string& url, std::string_view body,
                               const HttpHeaders& headers) const {
+  return Send(method, url, body, headers, impl_->options.timeout);
+}
+
+HttpResponse HttpClient::Send(HttpMethod method, const std::string& url, std::string_view body,
+                              const HttpHeaders& headers, std::chrono::milliseconds timeout) const {
+  if (timeout.count() < 0) {
+    throw Error(ErrorCode::kBadInput,
+                "HTTP call timeout " + std::to_string(timeout.count()) + " ms is negative");
+  }
   net::CurlLease lease(impl_->pool);
   net::CurlTransfer transfer;
   transfer.max_memory_bytes = impl_->options.max_response_bytes;
   char error_buffer[CURL_ERROR_SIZE];
   net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
+  curl_easy_setopt(lease.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   SetMethod(lease.get(), method, body);
   const net::CurlHeaderList list =
       net::BuildHeaderList(impl_->options, headers, !body.empty(), false);

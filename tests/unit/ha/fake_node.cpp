@@ -14,6 +14,80 @@ bool IsPrimaryPg(const FakePg& pg) {
   return pg.running && !pg.standby;
 }
 
+// A FakeNode whose calls hold the world's mutex, after its on_change hook for the changing
+// ones (which runs without it).
+class SerializedNode : public NodeControl {
+ public:
+  SerializedNode(FakeWorld& world, const std::string& name) : world_(world), node_(world, name) {}
+  const NodeAddress& address() const override { return node_.address(); }
+  NodeState State() override {
+    return Locked([&] { return node_.State(); });
+  }
+  NodeFacts Facts() override {
+    return Locked([&] { return node_.Facts(); });
+  }
+  void Stop(StopMode mode) override {
+    Changing("stop", [&] { node_.Stop(mode); });
+  }
+  void StartMaster() override {
+    Changing("start master", [&] { node_.StartMaster(); });
+  }
+  void StartSlave(const NodeAddress& upstream) override {
+    Changing("start slave", [&] { node_.StartSlave(upstream); });
+  }
+  void StartCurrent() override {
+    Changing("start current", [&] { node_.StartCurrent(); });
+  }
+  void Promote() override {
+    Changing("promote", [&] { node_.Promote(); });
+  }
+  using NodeControl::ValidLsn;
+  ValidLsnAnswer ValidLsn(TimelineId timeline, Lsn lsn,
+                          const std::optional<WalRecordRef>& last) override {
+    return Locked([&] { return node_.ValidLsn(timeline, lsn, last); });
+  }
+  std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override {
+    return Locked([&] { return node_.WalFilesFrom(timeline, lsn); });
+  }
+  void PullWalFile(const NodeAddress& from, const WalFileRef& file) override {
+    Changing("pull wal", [&] { node_.PullWalFile(from, file); });
+  }
+  void Rewind(const NodeAddress& source) override {
+    Changing("rewind", [&] { node_.Rewind(source); });
+  }
+  std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
+                                     std::chrono::milliseconds ttl) override {
+    return Locked([&] { return node_.TryLock(operation, holder, ttl); });
+  }
+  void Unlock(const std::string& holder) override {
+    Locked([&] { node_.Unlock(holder); });
+  }
+  std::vector<LogicalSlot> LogicalSlots() override {
+    return Locked([&] { return node_.LogicalSlots(); });
+  }
+  SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override {
+    return Changing("take slots", [&] { return node_.TakeLogicalSlots(master_slots); });
+  }
+
+ private:
+  template <typename Fn>
+  auto Locked(Fn&& fn) -> decltype(fn()) {
+    std::lock_guard<std::recursive_mutex> lock(world_.mutex());
+    return fn();
+  }
+  template <typename Fn>
+  auto Changing(const char* call, Fn&& fn) -> decltype(fn()) {
+    if (world_.on_change) world_.on_change(node_.address().name, call);
+    return Locked(std::forward<Fn>(fn));
+  }
+  FakeWorld& world_;
+  FakeNode node_;
+};
+
+std::shared_ptr<NodeControl> Serialized(FakeWorld& world, const std::string& name) {
+  return std::make_shared<SerializedNode>(world, name);
+}
+
 }  // namespace
 
 FakeNode::FakeNode(FakeWorld& world, std::string name) : world_(world) {
@@ -57,6 +131,7 @@ NodeFacts FakeNode::Facts() {
 }
 
 void FakeNode::Stop(StopMode mode) {
+  Changing("stop");
   FakePg& p = pg();
   if (!p.running) return;
   if (p.stop_fails == HalfWay::kBefore) throw Error(ErrorCode::kTimeout, "fake stop timed out");
@@ -70,6 +145,7 @@ void FakeNode::Stop(StopMode mode) {
 }
 
 void FakeNode::StartMaster() {
+  Changing("start master");
   FakePg& p = pg();
   if (p.start_fails == HalfWay::kBefore) throw Error(ErrorCode::kPostgresFailed, "fake start");
   p.standby = false;
@@ -80,6 +156,7 @@ void FakeNode::StartMaster() {
 }
 
 void FakeNode::StartSlave(const NodeAddress& upstream) {
+  Changing("start slave");
   FakePg& p = pg();
   if (p.start_fails == HalfWay::kBefore) throw Error(ErrorCode::kPostgresFailed, "fake start");
   p.standby = true;
@@ -90,6 +167,7 @@ void FakeNode::StartSlave(const NodeAddress& upstream) {
 }
 
 void FakeNode::StartCurrent() {
+  Changing("start current");
   if (pg().start_fails == HalfWay::kBefore) throw Error(ErrorCode::kPostgresFailed, "fake start");
   pg().running = true;
   world_.Tick();
@@ -97,6 +175,7 @@ void FakeNode::StartCurrent() {
 }
 
 void FakeNode::Promote() {
+  Changing("promote");
   FakePg& p = pg();
   if (!p.running || !p.standby) throw Error(ErrorCode::kWrongState, "not a running standby");
   p.switch_points[p.timeline] = p.end;
@@ -125,6 +204,7 @@ std::vector<WalFileRef> FakeNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
 }
 
 void FakeNode::PullWalFile(const NodeAddress& from, const WalFileRef& /*file*/) {
+  Changing("pull wal");
   FakePg& p = pg();
   if (p.running) throw Error(ErrorCode::kWrongState, "pull into a running node");
   FakePg& src = world_[from.name];
@@ -137,6 +217,7 @@ void FakeNode::PullWalFile(const NodeAddress& from, const WalFileRef& /*file*/) 
 }
 
 void FakeNode::Rewind(const NodeAddress& source) {
+  Changing("rewind");
   FakePg& p = pg();
   if (p.running) throw Error(ErrorCode::kWrongState, "rewind of a running node");
   FakePg& src = world_[source.name];
@@ -149,17 +230,34 @@ void FakeNode::Rewind(const NodeAddress& source) {
 
 std::optional<std::string> FakeNode::TryLock(const std::string& operation,
                                              const std::string& holder,
-                                             std::chrono::milliseconds /*ttl*/) {
+                                             std::chrono::milliseconds ttl) {
   FakePg& p = pg();
-  if (!p.lease.empty() && p.lease != holder) return p.lease_operation;
+  const auto now = world_.Now();
+  if (!p.lease.empty() && p.lease != holder && now < p.lease_expires) return p.lease_operation;
+  if (p.lease == holder) ++p.lease_renewals;
   p.lease = holder;
   p.lease_operation = operation;
+  p.lease_expires = now + ttl;
+  holder_ = holder;
   return std::nullopt;
 }
 
 void FakeNode::Unlock(const std::string& holder) {
   FakePg& p = pg();
-  if (p.lease == holder) p.lease.clear();
+  if (p.lease == holder) {
+    p.lease.clear();
+    p.lease_expires = std::chrono::steady_clock::time_point::max();
+  }
+}
+
+void FakeNode::Changing(const char* call) {
+  FakePg& p = pg();
+  if (holder_.empty() || p.lease != holder_ || world_.Now() >= p.lease_expires) {
+    ++p.calls_without_lease;
+    throw Error(ErrorCode::kConflict, "fake " + address_.name + ": " + call +
+                                          " without the lease of the running operation");
+  }
+  world_.Advance(world_.call_cost);
 }
 
 std::vector<LogicalSlot> FakeNode::LogicalSlots() {
@@ -168,6 +266,7 @@ std::vector<LogicalSlot> FakeNode::LogicalSlots() {
 }
 
 SlotSyncReport FakeNode::TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) {
+  Changing("take slots");
   FakePg& p = pg();
   if (p.slot_copy_fails) throw Error(ErrorCode::kIo, "cannot write pg_replslot");
   if (p.running) ++p.slots_taken_while_running;
@@ -237,8 +336,18 @@ int FakeWorld::ValidCode(const std::string& on, TimelineId timeline, Lsn lsn) {
 
 Cluster FakeWorld::MakeCluster(const std::string& local, const std::vector<std::string>& peers) {
   std::vector<std::shared_ptr<NodeControl>> others;
-  for (const auto& p : peers) others.push_back(std::make_shared<FakeNode>(*this, p));
-  return Cluster(std::make_shared<FakeNode>(*this, local), std::move(others));
+  for (const auto& p : peers) others.push_back(Serialized(*this, p));
+  return Cluster(Serialized(*this, local), std::move(others));
+}
+
+std::chrono::steady_clock::time_point FakeWorld::Now() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  return std::chrono::steady_clock::time_point(now_);
+}
+
+void FakeWorld::Advance(std::chrono::milliseconds d) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  now_ += d;
 }
 
 }  // namespace pgha::test

@@ -3,9 +3,11 @@
 #ifndef PGHA_TESTS_FAKE_NODE_HPP
 #define PGHA_TESTS_FAKE_NODE_HPP
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "pgha/cluster.hpp"
@@ -34,6 +36,12 @@ struct FakePg {
   int rewinds = 0;
   std::string lease;  // holder of its operation lease
   std::string lease_operation;
+  // When the lease runs out, on the world's clock (TryLock sets it from the TTL; a lease a
+  // test sets by hand never does). An expired lease is free for any holder.
+  std::chrono::steady_clock::time_point lease_expires =
+      std::chrono::steady_clock::time_point::max();
+  int lease_renewals = 0;       // TryLock calls granted to the holder that had it already
+  int calls_without_lease = 0;  // changing calls refused: the caller's lease was not held
   // Logical slots: a master's own, a standby's copies. `slots_taken_while_running` counts the
   // TakeLogicalSlots calls that found the server running; `slot_copy_fails` makes them throw.
   std::vector<LogicalSlot> slots;
@@ -81,8 +89,13 @@ class FakeNode : public NodeControl {
 
  private:
   FakePg& pg();
+  /// As an agent's internal routes do: a call that changes the node needs the lease this
+  /// object took (TryLock), unexpired; Error(kConflict) otherwise. The call then takes the
+  /// world's call_cost.
+  void Changing(const char* call);
   FakeWorld& world_;
   NodeAddress address_;
+  std::string holder_;  // the lease this node granted through this object
 };
 
 /// The simulated servers and the streaming between them.
@@ -100,7 +113,8 @@ class FakeWorld {
   void Write(const std::string& name, std::uint64_t bytes);
   /// The answer `validLsn` gives on node `on` for (timeline, lsn).
   int ValidCode(const std::string& on, TimelineId timeline, Lsn lsn);
-  /// A cluster seen from `local`, with the others as peers.
+  /// A cluster seen from `local`, with the others as peers. Each call to its nodes holds
+  /// mutex() (an operation's lease renewer calls from its own thread).
   Cluster MakeCluster(const std::string& local, const std::vector<std::string>& peers);
   /// The most servers running as primaries (or starting as ones) at once, at any point the
   /// world was looked at or changed: more than 1 is two masters.
@@ -108,9 +122,22 @@ class FakeWorld {
   /// Counts the running primaries now (MostPrimaries).
   void NoteRoles();
 
+  /// The world's clock, which leases expire by: it moves only by Advance and call_cost.
+  std::chrono::steady_clock::time_point Now();
+  void Advance(std::chrono::milliseconds d);
+  /// The world time each call that changes a node takes (a slow pg_ctl, say).
+  std::chrono::milliseconds call_cost{0};
+  /// Called as each changing call to a node begins (node name, call: "stop", "start master",
+  /// "start slave", "start current", "promote", "pull wal", "rewind", "take slots"), without
+  /// mutex(): time may pass meanwhile, or another operation act (taking mutex()).
+  std::function<void(const std::string& node, const std::string& call)> on_change;
+  std::recursive_mutex& mutex() { return mutex_; }
+
  private:
   std::map<std::string, FakePg> nodes_;
   int most_primaries_ = 0;
+  std::chrono::milliseconds now_{3600000};
+  std::recursive_mutex mutex_;
 };
 
 }  // namespace pgha::test
