@@ -69,8 +69,10 @@ Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
   // agent answers: the feedback in it keeps catalog rows for logical slot copies.
   local->set_ensure_standby_slot([this](const NodeAddress& upstream) {
     try {
-      agent::RemoteNode(upstream, client).MasterSlotsFor(config.local_node, {}, true);
-      return true;
+      // A slot the upstream does not have would keep the standby from ever streaming.
+      return agent::RemoteNode(upstream, client)
+          .MasterSlotsFor(config.local_node, {}, true)
+          .physical_slot_exists;
     } catch (const Error& e) {
       std::cerr << "pgha-agent: no physical slot on " << upstream.name << ": " << e.what() << "\n";
       return false;
