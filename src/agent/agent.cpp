@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include "node_json.hpp"
+#include "text.hpp"
 
 namespace pgha {
 
@@ -137,6 +138,19 @@ void Agent::Impl::RequireLease(const HttpRequest& req) {
                 "internal call without the lease of the running operation" +
                     (running ? " (" + *running + " is running)" : std::string()));
   }
+}
+
+agent::CallerDeadline::CallerDeadline(const HttpRequest& req) {
+  const std::string* header = req.headers.Get(agent::kDeadlineHeader);
+  if (header == nullptr) return;
+  constexpr std::uint64_t kMaxMs = 24ull * 3600 * 1000;
+  auto ms = ParseDecimalU64(*header);
+  if (!ms || *ms > kMaxMs) {
+    throw Error(ErrorCode::kBadInput, std::string(agent::kDeadlineHeader) + " \"" +
+                                          QuoteForMessage(*header) +
+                                          "\" is not a number of milliseconds up to a day");
+  }
+  scope_.emplace(deadline::Clock::now() + std::chrono::milliseconds(*ms));
 }
 
 Agent::Agent(AgentConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}

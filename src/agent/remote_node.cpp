@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "node_json.hpp"
+#include "op_deadline.hpp"
 #include "pgha/node_state.hpp"
 #include "slot_json.hpp"
 #include "text.hpp"
@@ -31,8 +32,9 @@ std::string RemoteNode::Url(const std::string& path) const {
   return base + "/api/pg/v1/" + path;
 }
 
-HttpHeaders RemoteNode::LeaseHeaders() const {
+HttpHeaders RemoteNode::CallHeaders() const {
   HttpHeaders h;
+  if (auto left = deadline::Remaining()) h.Set(kDeadlineHeader, std::to_string(left->count()));
   std::lock_guard<std::mutex> lock(holder_mutex_);
   if (!holder_.empty()) h.Set(kLeaseHeader, holder_);
   h.Set("Content-Type", "application/json");
@@ -40,7 +42,7 @@ HttpHeaders RemoteNode::LeaseHeaders() const {
 }
 
 std::string RemoteNode::Call(HttpMethod method, const std::string& path, const std::string& body) {
-  HttpResponse r = client_->Send(method, Url(path), body, LeaseHeaders());
+  HttpResponse r = client_->Send(method, Url(path), body, CallHeaders());
   ThrowIfHttpError(r, address_.name + " " + std::string(HttpMethodName(method)) + " " + path);
   return r.body;
 }

@@ -48,7 +48,8 @@ class RemoteNode : public NodeControl {
 
  private:
   std::string Url(const std::string& path) const;
-  HttpHeaders LeaseHeaders() const;
+  /// The operation's lease holder and the time it has left (when the call is made for one).
+  HttpHeaders CallHeaders() const;
   std::string Call(HttpMethod method, const std::string& path, const std::string& body = {});
 
   NodeAddress address_;

@@ -39,6 +39,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/stop",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         a.local->Stop(ParseMode(req.Query("mode")));
         return Done();
       },
@@ -47,6 +48,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/start",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         std::string as = req.Query("as").value_or("current");
         if (as == "master") {
           a.local->StartMaster();
@@ -64,6 +66,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/promote",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         a.local->Promote();
         return Done();
       },
@@ -72,6 +75,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/pull-wal",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         json j = ParseBody(req.body, "pull-wal");
         a.local->PullWalFile(NodeAddressFromJson(j.at("from")),
                              {j.at("file").get<std::string>(), j.at("md5").get<std::string>()});
@@ -82,6 +86,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/rewind",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         a.local->Rewind(NodeAddressFromJson(ParseBody(req.body, "rewind").at("source")));
         return Done();
       },

@@ -147,6 +147,7 @@ void AddSlotRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/slots/take",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         json body = ParseBody(req.body, "slots/take");
         std::vector<LogicalSlot> slots = LogicalSlotsFromJson(body.value("slots", json::array()));
         return Json(ToJson(a.local->TakeLogicalSlots(slots)));
@@ -155,6 +156,7 @@ void AddSlotRoutes(Agent::Impl& a, Router& r) {
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/internal/slots/master",
       [&a](const HttpRequest& req) {
+        CallerDeadline bounded(req);
         json body = ParseBody(req.body, "slots/master");
         std::string standby = body.value("standby", std::string());
         bool known = false;

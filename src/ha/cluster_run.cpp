@@ -30,7 +30,8 @@ Cluster::Run::Run(Cluster& cluster, std::string operation, const OperationOption
       operation_(std::move(operation)),
       holder_(NewHolder(cluster.local_->address().name)),
       options_(options),
-      deadline_(std::chrono::steady_clock::now() + options.timeout) {
+      deadline_(std::chrono::steady_clock::now() + options.timeout),
+      deadline_scope_(deadline_) {
   if (!lock) return;
   auto ttl = options.timeout + kLeaseSlack;
   for (NodeControl* node : AllNodes()) {

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "op_deadline.hpp"
 #include "pgha/cluster.hpp"
 
 namespace pgha {
@@ -16,7 +17,11 @@ namespace pgha {
 class Cluster::Run {
  public:
   /// Takes the operation lease on every reachable node (this one first). Throws
-  /// Error(kConflict) naming the operation that holds a lease already.
+  /// Error(kConflict) naming the operation that holds a lease already. From here on, what
+  /// the operation waits for, here and on its peers, ends by its deadline (options.timeout
+  /// from now); the few calls after it (releasing the leases, the states of Finish) get a
+  /// short chance each (kCallAfterDeadline, src/net/curl_call.cpp). Must be used and destroyed
+  /// on the thread that made it.
   Run(Cluster& cluster, std::string operation, const OperationOptions& options, bool lock = true);
   ~Run();
   Run(const Run&) = delete;
@@ -89,6 +94,9 @@ class Cluster::Run {
   std::string holder_;
   OperationOptions options_;
   std::chrono::steady_clock::time_point deadline_;
+  // Bounds every call the operation makes on this thread, and its peers' work for it, by
+  // deadline_ (op_deadline.hpp); open until the leases are released.
+  deadline::Scope deadline_scope_;
   std::vector<NodeControl*> locked_;
   std::vector<OperationStep> steps_;
   std::vector<SlotCopyStatus> slots_;
