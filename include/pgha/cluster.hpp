@@ -97,12 +97,6 @@ class PGHA_API NodeControl {
                                              const std::string& holder,
                                              std::chrono::milliseconds ttl) = 0;
   virtual void Unlock(const std::string& holder) = 0;
-  /// The deadline of the operation that holds this node's lease (nullopt: none, after it
-  /// ended). A node reached over the network bounds each call by the time left (at least
-  /// a second, so that a call made at the deadline can still answer); others may ignore it.
-  virtual void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
-    (void)deadline;
-  }
 
   /// The node's logical slots (from its files when stopped: a stopped master's final ones).
   /// Nodes that keep no slots return none.

@@ -42,7 +42,8 @@ struct HttpClientOptions {
   std::string bearer_token;
   /// Deadline for establishing the connection.
   std::chrono::milliseconds connect_timeout{2000};
-  /// Deadline for the whole call, transfer included; 0 = none.
+  /// Deadline for the whole call, transfer included; 0 = none. A call made from a thread that
+  /// runs a Cluster operation also ends with the operation's deadline (given at least 3 s).
   std::chrono::milliseconds timeout{30000};
   /// TLS of https URLs.
   HttpClientTls tls;

@@ -60,7 +60,9 @@ struct InstanceOptions {
   std::string superuser = "postgres";  ///< database superuser pgha connects as (initdb -U)
   std::string password;                ///< its password, if connections need one
   std::string log_file;                ///< server log; "" -> data_dir + ".log"
-  std::chrono::milliseconds timeout{60000};         ///< default deadline of operations
+  /// Default deadline of operations; on a thread that runs a Cluster operation (or an
+  /// agent's part of one) none waits past that operation's deadline.
+  std::chrono::milliseconds timeout{60000};
   std::chrono::milliseconds connect_timeout{5000};  ///< libpq connect_timeout (>= 2 s is used)
 };
 

@@ -93,7 +93,9 @@ PGHA_API std::vector<LogicalSlot> ReadLogicalSlots(const Instance& node);
 /// The master's side of a round for standby `standby` (a node name): applies `changes`
 /// (holds made with pg_copy_logical_replication_slot, PostgreSQL 12+), makes sure the
 /// standby's physical slot exists when `ensure_physical_slot`, and reports. A stopped master
-/// reports its slot files only. With `cluster_nodes` (every node name), holds that belong to
+/// reports its slot files only; with `ensure_physical_slot` the standby's slot is written
+/// into them when missing (loaded when the master starts, as a standby started before its
+/// master needs). With `cluster_nodes` (every node name), holds that belong to
 /// no node's copy of an existing slot are dropped (left by a standby that went away).
 /// Throws Error(kPostgresFailed, kIo).
 PGHA_API MasterSlots ReadMasterSlots(Instance& master, const std::string& standby,

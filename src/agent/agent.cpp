@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include "node_json.hpp"
+#include "text.hpp"
 
 namespace pgha {
 
@@ -69,8 +70,10 @@ Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
   // agent answers: the feedback in it keeps catalog rows for logical slot copies.
   local->set_ensure_standby_slot([this](const NodeAddress& upstream) {
     try {
-      agent::RemoteNode(upstream, client).MasterSlotsFor(config.local_node, {}, true);
-      return true;
+      // A slot the upstream does not have would keep the standby from ever streaming.
+      return agent::RemoteNode(upstream, client)
+          .MasterSlotsFor(config.local_node, {}, true)
+          .physical_slot_exists;
     } catch (const Error& e) {
       std::cerr << "pgha-agent: no physical slot on " << upstream.name << ": " << e.what() << "\n";
       return false;
@@ -141,6 +144,19 @@ void Agent::Impl::RequireLease(const HttpRequest& req) {
                 "internal call without the lease of the running operation" +
                     (running ? " (" + *running + " is running)" : std::string()));
   }
+}
+
+agent::CallerDeadline::CallerDeadline(const HttpRequest& req) {
+  const std::string* header = req.headers.Get(agent::kDeadlineHeader);
+  if (header == nullptr) return;
+  constexpr std::uint64_t kMaxMs = 24ull * 3600 * 1000;
+  auto ms = ParseDecimalU64(*header);
+  if (!ms || *ms > kMaxMs) {
+    throw Error(ErrorCode::kBadInput, std::string(agent::kDeadlineHeader) + " \"" +
+                                          QuoteForMessage(*header) +
+                                          "\" is not a number of milliseconds up to a day");
+  }
+  scope_.emplace(deadline::Clock::now() + std::chrono::milliseconds(*ms));
 }
 
 Agent::Agent(AgentConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}

@@ -5,12 +5,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "local_node.hpp"
+#include "op_deadline.hpp"
 #include "pgha/agent.hpp"
 #include "pgha/cluster.hpp"
 #include "pgha/http_client.hpp"
@@ -56,6 +58,17 @@ namespace agent {
 /// holder "<node>/local/<n>"); Error(kConflict) naming the running operation when another
 /// holds it.
 void WithLocalLease(Agent::Impl& a, const std::string& operation, const std::function<void()>& fn);
+
+/// While it lives, the time an internal call says its operation has left (kDeadlineHeader)
+/// bounds what this thread waits for: the peer's part of an operation ends with it. Throws
+/// Error(kBadInput) for a header that is not a number of milliseconds (at most a day).
+class CallerDeadline {
+ public:
+  explicit CallerDeadline(const HttpRequest& req);
+
+ private:
+  std::optional<deadline::Scope> scope_;
+};
 
 /// JSON response with the seed's shapes.
 HttpResponse Json(const nlohmann::json& j, int status = 200);

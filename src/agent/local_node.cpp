@@ -315,6 +315,9 @@ MasterSlots LocalNode::MasterSlotsFor(const std::string& standby, const HoldChan
                                       bool ensure_physical_slot) {
   std::vector<std::string> nodes;
   for (const NodeAddress& n : config_.nodes) nodes.push_back(n.name);
+  // A stopped node's slot files are written: not while it starts.
+  std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+  if (ensure_physical_slot && !instance_.IsRunning()) lock.lock();
   return ReadMasterSlots(instance_, standby, changes, ensure_physical_slot, nodes);
 }
 

@@ -61,12 +61,13 @@ class LocalNode : public NodeControl {
   std::vector<LogicalSlot> LogicalSlots() override;
   SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
 
-  /// Asks `upstream`'s agent to keep a physical slot for this node; true when it does (set by
-  /// the agent; StartSlave then streams through the slot).
+  /// Asks `upstream`'s agent to keep a physical slot for this node; true when it has it,
+  /// running or stopped (set by the agent; StartSlave then streams through the slot).
   using EnsureStandbySlot = std::function<bool(const NodeAddress& upstream)>;
   void set_ensure_standby_slot(EnsureStandbySlot fn) { ensure_standby_slot_ = std::move(fn); }
-  /// The master's side of a standby's slot sync round (ReadMasterSlots). Does not take the
-  /// node's mutex: it only reads and changes slots.
+  /// The master's side of a standby's slot sync round (ReadMasterSlots). Takes the node's
+  /// mutex only to write a stopped node's slot files (ensure_physical_slot): otherwise it
+  /// only reads and changes slots.
   MasterSlots MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
                              bool ensure_physical_slot);
   /// One slot sync round when this node is a running standby of `master` (nullopt

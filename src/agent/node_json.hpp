@@ -35,6 +35,9 @@ nlohmann::json StatesJson(const OperationResult& r);
 
 /// The header that carries an operation's lease holder on internal calls.
 inline constexpr const char* kLeaseHeader = "X-Pgha-Lease";
+/// The header that carries the milliseconds an operation has left on internal calls: the
+/// peer's work for it ends with it (op_deadline.hpp).
+inline constexpr const char* kDeadlineHeader = "X-Pgha-Deadline-Ms";
 
 }  // namespace pgha::agent
 

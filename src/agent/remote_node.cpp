@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "node_json.hpp"
+#include "op_deadline.hpp"
 #include "pgha/node_state.hpp"
 #include "slot_json.hpp"
 #include "text.hpp"
@@ -32,34 +33,22 @@ std::string RemoteNode::Url(const std::string& path) const {
   return base + "/api/pg/v1/" + path;
 }
 
-HttpHeaders RemoteNode::LeaseHeaders() const {
+HttpHeaders RemoteNode::CallHeaders() const {
   HttpHeaders h;
+  if (auto left = deadline::Remaining()) h.Set(kDeadlineHeader, std::to_string(left->count()));
   std::lock_guard<std::mutex> lock(holder_mutex_);
   if (!holder_.empty()) h.Set(kLeaseHeader, holder_);
   h.Set("Content-Type", "application/json");
   return h;
 }
 
-std::optional<std::chrono::milliseconds> RemoteNode::CallTimeout() const {
-  std::lock_guard<std::mutex> lock(holder_mutex_);
-  if (!deadline_) return std::nullopt;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      *deadline_ - std::chrono::steady_clock::now());
-  return std::max(left, kMinCallTimeout);
-}
-
-void RemoteNode::SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
-  std::lock_guard<std::mutex> lock(holder_mutex_);
-  deadline_ = deadline;
-}
-
 std::string RemoteNode::Call(HttpMethod method, const std::string& path, const std::string& body,
                              std::optional<std::chrono::milliseconds> timeout) {
-  if (!timeout) timeout = CallTimeout();
-  // Never longer than the client's own timeout (0: none).
+  // Never longer than the client's own timeout (0: none); without `timeout` the client bounds
+  // the call by the operation's deadline (op_deadline.hpp).
   if (timeout && client_->timeout().count() > 0) timeout = std::min(*timeout, client_->timeout());
-  HttpResponse r = timeout ? client_->Send(method, Url(path), body, LeaseHeaders(), *timeout)
-                           : client_->Send(method, Url(path), body, LeaseHeaders());
+  HttpResponse r = timeout ? client_->Send(method, Url(path), body, CallHeaders(), *timeout)
+                           : client_->Send(method, Url(path), body, CallHeaders());
   ThrowIfHttpError(r, address_.name + " " + std::string(HttpMethodName(method)) + " " + path);
   return r.body;
 }

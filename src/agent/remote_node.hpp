@@ -20,10 +20,6 @@ namespace pgha::agent {
 /// operation holds the lease at a time, but state queries (GET instance/all) run beside it.
 class RemoteNode : public NodeControl {
  public:
-  /// The shortest timeout a call gets under an operation's deadline: one made at the
-  /// deadline can still answer (a step does not start after it).
-  static constexpr std::chrono::milliseconds kMinCallTimeout{1000};
-
   RemoteNode(NodeAddress address, std::shared_ptr<HttpClient> client);
 
   const NodeAddress& address() const override { return address_; }
@@ -46,8 +42,6 @@ class RemoteNode : public NodeControl {
                                      std::chrono::milliseconds ttl) override;
   /// Waits at most as long as the last TryLock call could.
   void Unlock(const std::string& holder) override;
-  /// Each call is bounded by the time left to `deadline` (at least kMinCallTimeout).
-  void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
   std::vector<LogicalSlot> LogicalSlots() override;
   SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
 
@@ -60,19 +54,18 @@ class RemoteNode : public NodeControl {
 
  private:
   std::string Url(const std::string& path) const;
-  HttpHeaders LeaseHeaders() const;
-  /// One call to the peer; `timeout` overrides the one of the deadline (CallTimeout).
+  /// The operation's lease holder and the time it has left (when the call is made for one).
+  HttpHeaders CallHeaders() const;
+  /// One call to the peer, bounded by `timeout` when given, else by the operation's deadline
+  /// of the calling thread (op_deadline.hpp, through the client).
   std::string Call(HttpMethod method, const std::string& path, const std::string& body = {},
                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
-  /// The time left to the operation's deadline (at least kMinCallTimeout), nullopt without one.
-  std::optional<std::chrono::milliseconds> CallTimeout() const;
 
   NodeAddress address_;
   std::shared_ptr<HttpClient> client_;
   mutable std::mutex holder_mutex_;
   std::string holder_;  // the lease this node granted to the running operation
-  std::optional<std::chrono::steady_clock::time_point> deadline_;  // the operation's
-  std::optional<std::chrono::milliseconds> lease_call_timeout_;    // of the last TryLock
+  std::optional<std::chrono::milliseconds> lease_call_timeout_;  // of the last TryLock
 };
 
 }  // namespace pgha::agent

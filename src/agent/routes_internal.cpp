@@ -40,6 +40,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/stop",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         a.local->Stop(ParseMode(req.Query("mode")));
         return Done();
       },
@@ -48,6 +49,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/start",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         std::string as = req.Query("as").value_or("current");
         if (as == "master") {
           a.local->StartMaster();
@@ -65,6 +67,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/promote",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         a.local->Promote();
         return Done();
       },
@@ -73,6 +76,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/pull-wal",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         json j = ParseBody(req.body, "pull-wal");
         a.local->PullWalFile(NodeAddressField(j, "from"), WalFileRefFromJson(j));
         return Done();
@@ -82,6 +86,7 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/rewind",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         a.local->Rewind(NodeAddressField(ParseBody(req.body, "rewind"), "source"));
         return Done();
       },

@@ -148,6 +148,7 @@ void AddSlotRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kPost, "/api/pg/v1/internal/slots/take",
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
+        CallerDeadline bounded(req);
         json body = ParseBody(req.body, "slots/take");
         std::vector<LogicalSlot> slots =
             LogicalSlotsFromJson(Field<json>(body, "slots", json::array()));
@@ -157,6 +158,7 @@ void AddSlotRoutes(Agent::Impl& a, Router& r) {
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/internal/slots/master",
       [&a](const HttpRequest& req) {
+        CallerDeadline bounded(req);
         json body = ParseBody(req.body, "slots/master");
         std::string standby = Field<std::string>(body, "standby", std::string());
         bool known = false;

@@ -96,6 +96,20 @@ std::string Url(const NodeAddress& n, const char* path) {
   return base + "/api/pg/v1/" + path;
 }
 
+// A step's call waits longer than its operation may take: an operation answers by its
+// deadline (operation_timeout) and a few seconds, with an error when it did not finish, so
+// the step reports that error rather than a call that gave up first (with the operation and
+// its leases still there).
+constexpr std::chrono::seconds kAnswerSlack{30};
+
+HttpClientOptions StepClientOptions(const AgentConfig& c) {
+  HttpClientOptions o;
+  o.bearer_token = c.api_token;
+  o.tls = c.ClientTls();
+  o.timeout = c.operation_timeout + kAnswerSlack;
+  return o;
+}
+
 TimelineId TimelineOf(Agent::Impl& a, const NodeAddress& n) {
   HttpResponse r = a.client->Get(Url(n, "internal/facts"));
   ThrowIfHttpError(r, "facts of " + n.name);
@@ -122,6 +136,7 @@ json RunScenario(Agent::Impl& a, const std::string& name) {
   // The writer runs from the first step that leaves a master until before the last step
   // (which stops everything); then every row it was told was committed must be there.
   ScenarioWriter writer(nodes, a.config.superuser);
+  const HttpClient step_client(StepClientOptions(a.config));
   bool writing = false;
   for (std::size_t i = 0; i < sc->steps.size() && passed; ++i) {
     const ScenarioStep& st = sc->steps[i];
@@ -134,7 +149,7 @@ json RunScenario(Agent::Impl& a, const std::string& name) {
     const NodeAddress& target = nodes[static_cast<std::size_t>(st.node)];
     if (static_cast<int>(i) == sc->failover_step) before = TimelineOf(a, nodes[1]);
     auto start = std::chrono::steady_clock::now();
-    HttpResponse r = a.client->Send(st.method, Url(target, st.path));
+    HttpResponse r = step_client.Send(st.method, Url(target, st.path));
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();

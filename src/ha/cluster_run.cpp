@@ -31,7 +31,8 @@ Cluster::Run::Run(Cluster& cluster, std::string operation, const OperationOption
       operation_(std::move(operation)),
       holder_(NewHolder(cluster.local_->address().name)),
       options_(options),
-      deadline_(std::chrono::steady_clock::now() + options.timeout) {
+      deadline_(std::chrono::steady_clock::now() + options.timeout),
+      deadline_scope_(deadline_) {
   if (!lock) return;
   if (lease_ttl_.count() <= 0 || lease_ttl_ > kMaxLeaseTtl) {
     throw Error(ErrorCode::kBadInput, "lease TTL " + std::to_string(lease_ttl_.count()) +
@@ -76,8 +77,6 @@ void Cluster::Run::TakeLeases() {
     ReleaseLeases();
     throw;
   }
-  for (Lease& lease : leases_) lease.node->SetDeadline(deadline_);
-  deadlines_set_ = true;
 }
 
 void Cluster::Run::BeforeStep(NodeControl& node, const std::string& action) {
@@ -155,7 +154,6 @@ void Cluster::Run::ReleaseLeases() noexcept {
   if (renewer_.joinable()) renewer_.join();
   for (Lease& lease : leases_) {
     try {
-      if (deadlines_set_) lease.node->SetDeadline(std::nullopt);
       if (lease.held) lease.node->Unlock(holder_);
     } catch (...) {  // an unreachable peer's lease runs out by itself
     }

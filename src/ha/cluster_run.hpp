@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "op_deadline.hpp"
 #include "pgha/cluster.hpp"
 
 namespace pgha {
@@ -24,7 +25,11 @@ class Cluster::Run {
   /// of the TTL and tries again to take those of nodes that did not answer, until the Run
   /// ends (or twice its deadline has passed: a coordinator stuck that long lets them run
   /// out). Throws Error(kConflict) naming the operation that holds a lease already,
-  /// Error(kBadInput) for a TTL out of range.
+  /// Error(kBadInput) for a TTL out of range. From here on, what the operation waits for, here
+  /// and on its peers, ends by its deadline (options.timeout from now); the few calls after
+  /// it (releasing the leases, the states of Finish) get a short chance each
+  /// (kCallAfterDeadline, src/net/curl_call.cpp). Must be used and destroyed on the thread
+  /// that made it.
   Run(Cluster& cluster, std::string operation, const OperationOptions& options, bool lock = true);
   /// Stops renewing, then gives every lease it holds back.
   ~Run();
@@ -130,14 +135,13 @@ class Cluster::Run {
   void KeepLease(Lease& lease);
   /// The renewer thread's loop.
   void RenewLeases();
-  /// Stops the renewer, clears the nodes' deadlines and gives the leases back. Never throws.
+  /// Stops the renewer and gives the leases back. Never throws.
   void ReleaseLeases() noexcept;
 
   std::chrono::milliseconds lease_ttl_;
   std::mutex lease_mutex_;
-  std::vector<Lease> leases_;   ///< every node's, in AllNodes order; empty without locking
-  bool deadlines_set_ = false;  ///< the nodes have this operation's deadline (SetDeadline)
-  std::optional<Error> lost_;   ///< the first lease lost, as the error the operation ends with
+  std::vector<Lease> leases_;  ///< every node's, in AllNodes order; empty without locking
+  std::optional<Error> lost_;  ///< the first lease lost, as the error the operation ends with
   std::condition_variable renew_cv_;
   std::atomic<bool> stopping_{false};  ///< the renewer ends
   std::thread renewer_;
@@ -147,6 +151,9 @@ class Cluster::Run {
   std::string holder_;
   OperationOptions options_;
   std::chrono::steady_clock::time_point deadline_;
+  // Bounds every call the operation makes on this thread, and its peers' work for it, by
+  // deadline_ (op_deadline.hpp); open until the leases are released.
+  deadline::Scope deadline_scope_;
   std::vector<OperationStep> steps_;
   std::vector<SlotCopyStatus> slots_;
 };

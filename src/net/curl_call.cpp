@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "net_text.hpp"
+#include "op_deadline.hpp"
 #include "text.hpp"
 
 namespace pgha::net {
@@ -13,6 +14,8 @@ namespace pgha::net {
 namespace {
 
 constexpr std::size_t kMaxIdleHandles = 16;
+// What a call made after its operation's deadline still gets (op_deadline.hpp).
+constexpr std::chrono::milliseconds kCallAfterDeadline{3000};
 
 std::once_flag g_curl_init;
 
@@ -186,9 +189,12 @@ void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std:
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  // Within an operation, a call ends with it: bounded by the time the operation has left,
+  // but given a short chance after its deadline (releasing its leases, the final states).
+  const auto timeout = deadline::Bound(options.timeout, kCallAfterDeadline);
+  const auto connect_timeout = deadline::Bound(options.connect_timeout, kCallAfterDeadline);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   SetTlsOptions(handle, options.tls);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeaderLine);

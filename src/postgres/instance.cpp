@@ -15,6 +15,7 @@
 #include "conninfo.hpp"
 #include "fs.hpp"
 #include "instance_internal.hpp"
+#include "op_deadline.hpp"
 #include "session_pool.hpp"
 
 namespace pgha {
@@ -65,7 +66,10 @@ std::string ReadTail(const std::string& path, std::size_t bytes) {
 }  // namespace
 
 Clock::time_point DeadlineOf(const Instance& in, Timeout timeout) {
-  return Clock::now() + timeout.value_or(in.options().timeout);
+  auto own = Clock::now() + timeout.value_or(in.options().timeout);
+  // Within an operation, no longer than it has left.
+  auto op = deadline::Current();
+  return op && *op < own ? *op : own;
 }
 
 std::chrono::milliseconds Remaining(Clock::time_point deadline) {

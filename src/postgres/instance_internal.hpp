@@ -19,7 +19,8 @@ namespace pgha::inst {
 
 using Clock = process::Clock;
 
-/// now + `timeout` (or the instance's default timeout).
+/// now + `timeout` (or the instance's default timeout), or the deadline of the operation the
+/// thread works for when that comes first (op_deadline.hpp).
 Clock::time_point DeadlineOf(const Instance& in, Timeout timeout);
 /// Milliseconds left until `deadline` (0 when passed).
 std::chrono::milliseconds Remaining(Clock::time_point deadline);

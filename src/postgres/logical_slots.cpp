@@ -221,6 +221,24 @@ void RemoveSlotDir(const Instance& in, const std::string& name) {
   if (ec) throw Error(ErrorCode::kIo, "cannot remove \"" + tmp + "\": " + ec.message());
 }
 
+/// Gives stopped `master` standby slot `name` when it has none (`ensure`), and says whether
+/// it has it: written as pg_create_physical_replication_slot(name, true) leaves it, reserving
+/// WAL from the last checkpoint's redo point; the server loads it when it starts.
+bool StoppedMasterHasPhysicalSlot(const Instance& master, const std::string& name, bool ensure) {
+  std::map<std::string, SlotState> files = SlotFiles(master);
+  auto it = files.find(name);
+  if (it != files.end()) {
+    if (!it->second.is_logical()) return true;
+    if (!ensure) return false;
+    throw Error(ErrorCode::kConflict, "slot \"" + name + "\" exists and is not physical");
+  }
+  if (!ensure) return false;
+  SlotState state = SlotState::Create(SlotLayoutForMajor(master.binaries().major), name);
+  state.set_restart_lsn(master.ReadControlData().redo);
+  WriteSlot(master, name, state.Encode());
+  return true;
+}
+
 /// Whether `node`'s pg_wal still has the segment holding `lsn` (on the timeline its history
 /// puts `lsn` on, or a later one: a promotion copies the segment it switched in).
 std::optional<std::string> MissingWal(const Instance& node, Lsn lsn, std::uint32_t segment_size) {
@@ -306,7 +324,11 @@ MasterSlots ReadMasterSlots(Instance& master, const std::string& standby,
                             const std::vector<std::string>& cluster_nodes) {
   MasterSlots m;
   if (!master.IsRunning()) {
+    // A standby started before its master (the slaveMaster order) streams through its slot
+    // once the master is up only if the slot is there when it starts.
     m.slots = ReadLogicalSlots(master);
+    m.physical_slot_exists =
+        StoppedMasterHasPhysicalSlot(master, StandbySlotName(standby), ensure_physical_slot);
     return m;
   }
   m.running = true;

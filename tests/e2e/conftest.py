@@ -67,34 +67,64 @@ class Cluster:
         return res
 
 
-def _report_agent_logs(request, directory: pathlib.Path) -> None:
-    """After a failure, shows the tail of every agent's log (the temp dir is removed)."""
+# Where a failed module's logs are kept: next to the binaries' directory, i.e. the build tree
+# (CTest runs the suite there with PGHA_BIN_DIR=<build>/bin), or PGHA_E2E_LOG_DIR.
+LOG_ROOT = pathlib.Path(os.environ.get("PGHA_E2E_LOG_DIR", BIN.resolve().parent / "e2e-logs"))
+
+# A node directory's files worth keeping: the agent's log, the server's log, the standby
+# settings pgha wrote and the agent's configuration (which holds no API token: the agents
+# read it from the cluster's token file).
+KEPT = ("agent.log", "data.log", "data/pgha.conf", "data/postgresql.auto.conf", "agent.json")
+
+
+def _keep_logs(request, directory: pathlib.Path) -> None:
+    """After a failure, copies the agents' and servers' logs of the cluster in `directory` into
+    LOG_ROOT/<module>[/<test>]/<node>/ (the temporary directory is removed) and shows where,
+    with the tail of every agent's log."""
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    for log in sorted(directory.glob("*/agent.log")):
+    dest = LOG_ROOT / request.module.__name__
+    if request.scope == "function":
+        dest = dest / "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    shutil.rmtree(dest, ignore_errors=True)
+    for node_dir in sorted(p for p in directory.glob("*") if p.is_dir() and p.name != "bin"):
+        for name in KEPT:
+            src = node_dir / name
+            if not src.is_file():
+                continue
+            target = dest / node_dir.name / pathlib.Path(name).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # The files belong to the PostgreSQL account; the copies to whoever runs the tests.
+            target.write_bytes(src.read_bytes())
+    for log in sorted(dest.glob("*/agent.log")):
         lines = log.read_text(errors="replace").splitlines()[-40:]
         reporter.write_line(f"---- {log} (last {len(lines)} lines)")
         for line in lines:
             reporter.write_line(line)
+    reporter.write_line(f"e2e: logs of the agents and servers kept in {dest}")
 
 
 def local_cluster(request, *up_options):
     """Two nodes brought up by `pghactl local up [up_options]`, brought down (also on failure)
-    at the end: a generator for a fixture."""
+    at the end: a generator for a fixture. When a test using it failed (or the cluster did not
+    come up), the logs are kept (_keep_logs)."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-e2e-"))
     os.chmod(base, 0o755)
     directory = base / "cluster"
-    res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory), *up_options],
-                         capture_output=True, text=True, timeout=600)
+    failed_before = request.session.testsfailed
+    ok = False
     try:
+        res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory), *up_options],
+                             capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr
         assert json.loads(res.stdout) == {"pg-node01": "master", "pg-node02": "slave"}
         yield Cluster(directory)
+        ok = True
     finally:
-        if request.session.testsfailed:
-            _report_agent_logs(request, directory)
         if (directory / "cluster.json").exists():
             subprocess.run([str(BIN / "pghactl"), "local", "down", str(directory)],
                            capture_output=True, text=True, timeout=300)
+        if not ok or request.session.testsfailed > failed_before:
+            _keep_logs(request, directory)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -195,3 +195,38 @@ def test_operation_with_a_stopped_peer_agent_fails_cleanly_or_is_forced(cluster)
     # pg-node02's PostgreSQL kept running as a standby without its agent: it streams again.
     states = cluster.ok("pg-node01", "GET", "instance/all")
     assert states["pg-node02"] in ("slave", "recovery"), states
+
+
+def _slot_active(cluster, node, slot):
+    """pg_replication_slots.active of `slot` on `node` (None: no such slot)."""
+    import psycopg2
+    n = cluster.nodes[node]
+    with psycopg2.connect(host=n["pg_host"], port=n["pg_port"], user="postgres",
+                          dbname="postgres", connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+        row = cur.fetchone()
+        return None if row is None else row[0]
+
+
+def test_slave_first_start_when_the_master_lost_the_slaves_slot(cluster):
+    """Seed case 04's POST instance/all/slaveMaster after a slave-first stop, when the master
+    last ran as a standby (whose agent drops the physical slots a former master keeps): the
+    slave, started while its master is down, must stream through its slot once the master is
+    up. It was configured with a slot the master no longer had and never streamed: the
+    operation waited for it until its deadline (the CI flake of seed case 04, step 02)."""
+    start_pair(cluster)
+    slot = "pgha_pg_node02"
+    assert _slot_active(cluster, "pg-node01", slot) is True
+    body = cluster.ok("pg-node01", "POST", "instance/switchover/masterSlave")
+    assert body == {"pg-node01": "slave", "pg-node02": "master"}
+    deadline = time.monotonic() + 30
+    while _slot_active(cluster, "pg-node01", slot) is not None:
+        assert time.monotonic() < deadline, "pg-node01 (a standby) kept pg-node02's slot"
+        time.sleep(0.1)
+    cluster.ok("pg-node01", "DELETE", "instance/slaveMaster")
+    started = time.monotonic()
+    status, body = cluster.call("pg-node01", "POST", "instance/all/slaveMaster")
+    took = time.monotonic() - started
+    assert status == 200 and body == {"pg-node01": "master", "pg-node02": "slave"}, \
+        (status, body, f"{took:.1f} s")
+    assert _slot_active(cluster, "pg-node01", slot) is True

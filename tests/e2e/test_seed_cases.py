@@ -1,4 +1,5 @@
-"""The seed's test cases 01-06 on real agents and PostgreSQL servers, three times each.
+"""The seed's test cases 01-06 on real agents and PostgreSQL servers, three times each
+(PGHA_SEED_ROUNDS times when set: the loop that hunts flakes, e.g. 20 with -k testCase04).
 
 Each case runs through POST test/testCaseNN: every step is the seed's curl call to the
 named node's agent, followed by the states of both nodes, which must be the expected ones;
@@ -8,15 +9,17 @@ must be on the master before the last step.
 """
 
 import json
+import os
 
 import pytest
 
 pytestmark = pytest.mark.e2e
 
+ROUNDS = int(os.environ.get("PGHA_SEED_ROUNDS", "3"))
 CASES = ["testCase01", "testCase02", "testCase03", "testCase04", "testCase05", "testCase06"]
 
 
-@pytest.mark.parametrize("round_", [1, 2, 3])
+@pytest.mark.parametrize("round_", range(1, ROUNDS + 1))
 @pytest.mark.parametrize("case", CASES)
 def test_seed_case(cluster, case, round_):
     body = cluster.ok("pg-node01", "POST", "test/" + case)

@@ -122,6 +122,31 @@ def test_slot_whose_wal_the_standby_lost_is_reported_not_installed(nodes):  # no
     assert not status(r, "late").safe
 
 
+def test_standby_started_before_its_stopped_master_streams_through_its_slot(nodes):  # noqa: F811
+    """instance/all/slaveMaster: the standby starts before its master, which no longer has the
+    standby's slot (it ran as a standby since, and its agent dropped the slot). Asked to ensure
+    the slot while stopped, the master gets it in its files; once it starts, the standby
+    streams through it (configured with a missing slot it never would)."""
+    p, s = pair(nodes)
+    slot = pgha.standby_slot_name("n2")
+    s.stop("fast")
+    p.query("SELECT pg_drop_replication_slot($1)", [slot])
+    p.stop("fast")
+    assert not pgha.read_master_slots(p, "n2").physical_slot_exists
+    m = pgha.read_master_slots(p, "n2", ensure_physical_slot=True)
+    assert m.physical_slot_exists and not m.running
+    again = pgha.read_master_slots(p, "n2", ensure_physical_slot=True)  # kept, not rewritten
+    assert again.physical_slot_exists
+    s = nodes.start(s)
+    p = nodes.start(p)
+    pg_harness.wait_for(lambda: s.state() == "slave" and p.state() == "master", 30,
+                        "n2 streaming through its slot")
+    assert p.query("SELECT active, restart_lsn IS NOT NULL FROM pg_replication_slots "
+                   "WHERE slot_name = $1", [slot]) == [("t", "t")]
+    insert(p, 1, 10)
+    pg_harness.wait_for(lambda: caught_up(p, s), 30, "n2 to replay")
+
+
 def test_stopped_master_slots_installed_before_the_standby_starts_as_master(nodes):  # noqa: F811
     """The switchover path: the consumer continues on the new master, nothing skipped."""
     p, s = pair(nodes)

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "net/net_test_support.hpp"
+#include "op_deadline.hpp"
 #include "pgha/http_client.hpp"
 #include "pgha/http_server.hpp"
 
@@ -355,5 +356,36 @@ TEST_CASE("HttpClient: unreachable peers, deadlines and bad URLs") {
     CHECK(e.code() == ErrorCode::kTimeout);
   }
   CHECK(Clock::now() - start < std::chrono::seconds(2));
+  gate.Open();
+}
+
+TEST_CASE("HttpClient: a call made for an operation ends with the operation's deadline") {
+  Gate gate;
+  Router r;
+  r.Add(HttpMethod::kGet, "/stuck",
+        [&](const HttpRequest&) {
+          gate.Wait();
+          return HttpResponse::Text(200, "late");
+        },
+        {false, true, 0});
+  HttpServer server(NoAuth(), std::move(r));
+  server.Start();
+  HttpClientOptions patient;
+  patient.timeout = std::chrono::seconds(60);
+  const HttpClient client(patient);
+  const auto start = Clock::now();
+  {
+    // The deadline passes at once: the call gets the few seconds any call after its
+    // operation's deadline gets (3 s, src/net/curl_call.cpp), not its own 60 s, nor the
+    // handler's 5 s.
+    pgha::deadline::Scope operation(start + std::chrono::milliseconds(100));
+    try {
+      client.Get(Base(server) + "/stuck");
+      FAIL("no error");
+    } catch (const pgha::Error& e) {
+      CHECK(e.code() == ErrorCode::kTimeout);
+    }
+  }
+  CHECK(Clock::now() - start < std::chrono::milliseconds(4500));
   gate.Open();
 }
