@@ -182,7 +182,8 @@ void SetTlsOptions(CURL* handle, const HttpClientTls& tls) {
 }
 
 void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std::string& url,
-                      CurlTransfer& transfer, char* error_buffer) {
+                      CurlTransfer& transfer, char* error_buffer,
+                      std::optional<std::chrono::milliseconds> call_timeout) {
   error_buffer[0] = '\0';
   transfer.handle = handle;
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
@@ -191,7 +192,7 @@ void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std:
   curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
   // Within an operation, a call ends with it: bounded by the time the operation has left,
   // but given a short chance after its deadline (releasing its leases, the final states).
-  const auto timeout = deadline::Bound(options.timeout, kCallAfterDeadline);
+  const auto timeout = deadline::Bound(call_timeout.value_or(options.timeout), kCallAfterDeadline);
   const auto connect_timeout = deadline::Bound(options.connect_timeout, kCallAfterDeadline);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));

@@ -4,11 +4,13 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,9 +84,11 @@ struct CurlTransfer {
 void SetTlsOptions(CURL* handle, const HttpClientTls& tls);
 
 /// Sets what every call has: URL, timeouts, TLS, callbacks, error buffer, no signals, no
-/// redirects, http(s) only.
+/// redirects, http(s) only. The call's timeout is `timeout` when given, else options.timeout;
+/// either way bounded by the operation's deadline of the calling thread (op_deadline.hpp).
 void SetCommonOptions(CURL* handle, const HttpClientOptions& options, const std::string& url,
-                      CurlTransfer& transfer, char* error_buffer);
+                      CurlTransfer& transfer, char* error_buffer,
+                      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 /// The request headers: the caller's, Authorization, no Expect, a default Content-Type.
 CurlHeaderList BuildHeaderList(const HttpClientOptions& options, const HttpHeaders& headers,

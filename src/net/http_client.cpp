@@ -164,8 +164,7 @@ HttpResponse HttpClient::Send(HttpMethod method, const std::string& url, std::st
   net::CurlTransfer transfer;
   transfer.max_memory_bytes = impl_->options.max_response_bytes;
   char error_buffer[CURL_ERROR_SIZE];
-  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
-  curl_easy_setopt(lease.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer, timeout);
   SetMethod(lease.get(), method, body);
   const net::CurlHeaderList list =
       net::BuildHeaderList(impl_->options, headers, !body.empty(), false);
@@ -188,8 +187,7 @@ HttpResponse HttpClient::Stream(HttpMethod method, const std::string& url, std::
   transfer.max_file_bytes = std::numeric_limits<std::uint64_t>::max();  // bounded by the deadline
   transfer.deadline_ends_stream = true;
   char error_buffer[CURL_ERROR_SIZE];
-  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
-  curl_easy_setopt(lease.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(deadline.count()));
+  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer, deadline);
   SetMethod(lease.get(), method, body);
   const net::CurlHeaderList list =
       net::BuildHeaderList(impl_->options, headers, !body.empty(), false);
