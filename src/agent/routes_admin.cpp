@@ -19,7 +19,7 @@ template <typename Fn>
 void WithLocalLease(Agent::Impl& a, const std::string& operation, Fn&& fn) {
   static std::atomic<std::uint64_t> counter{0};
   std::string holder = a.local->address().name + "/local/" + std::to_string(++counter);
-  if (auto running = a.local->TryLock(operation, holder, a.config.operation_timeout)) {
+  if (auto running = a.local->TryLock(operation, holder, a.config()->operation_timeout)) {
     throw Error(ErrorCode::kConflict, "cannot run " + operation + ": " + *running + " is running");
   }
   try {
@@ -70,27 +70,27 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/nodes/env",
       [&a](const HttpRequest& req) {
-        {
-          std::lock_guard<std::mutex> lock(a.config_mutex);
-          AgentConfig next = a.config;
-          next.Update(req.body);
-          if (next.local_node != a.config.local_node || next.pgdata != a.config.pgdata) {
-            throw Error(ErrorCode::kBadInput,
-                        "local_node and pgdata cannot change while the agent runs");
-          }
-          if (!SameTls(next, a.config)) {
-            throw Error(ErrorCode::kBadInput,
-                        "the tls_* settings cannot change while the agent runs. HINT: edit the "
-                        "configuration file and restart the agent");
-          }
-          next.Save();
-          a.config = next;
+        // One update at a time, from reading the configuration to applying it; readers keep
+        // the snapshot they took (ConfigStore).
+        std::lock_guard<std::mutex> update(a.configs->update_mutex());
+        std::shared_ptr<const AgentConfig> current = a.config();
+        AgentConfig next = *current;
+        next.Update(req.body);
+        if (next.local_node != current->local_node || next.pgdata != current->pgdata) {
+          throw Error(ErrorCode::kBadInput,
+                      "local_node and pgdata cannot change while the agent runs");
         }
+        if (!SameTls(next, *current)) {
+          throw Error(ErrorCode::kBadInput,
+                      "the tls_* settings cannot change while the agent runs. HINT: edit the "
+                      "configuration file and restart the agent");
+        }
+        next.Save();
+        a.configs->Publish(next);
         a.Rebuild();
         // synchronous_mode and the node list decide synchronous_standby_names.
         a.local->ApplySynchronousMode();
-        std::lock_guard<std::mutex> lock(a.config_mutex);
-        return Json(EnvJson(a.config));
+        return Json(EnvJson(next));
       },
       kBlocking);
   r.Add(

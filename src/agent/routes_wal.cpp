@@ -67,7 +67,7 @@ HttpResponse Uploaded(Agent::Impl& a, const std::string& name, std::string_view 
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
     options.node_position = a.local->Position();
   }
-  std::unique_ptr<WalUpload> upload = a.local->catalog().BeginInstall(name, options);
+  std::unique_ptr<WalUpload> upload = a.local->catalog()->BeginInstall(name, options);
   upload->Write(bytes.data(), bytes.size());
   InstallResult r = upload->Commit();
   return Json({{"code", 0}, {"msg", "The file <" + r.path + "> was uploaded"}});
@@ -96,19 +96,19 @@ void AddWalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kGet, "/api/pg/v1/walFiles/:tl/:hi/:lo",
       [&a](const HttpRequest& req) {
         auto [tli, lsn] = Position(req);
-        return Json(FileList(a.local->catalog().From(tli, lsn, a.local->Position())));
+        return Json(FileList(a.local->catalog()->From(tli, lsn, a.local->Position())));
       },
       kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/walFiles/:walFile",
       [&a](const HttpRequest& req) {
-        return Json(FileList(a.local->catalog().From(req.Param("walFile"), a.local->Position())));
+        return Json(FileList(a.local->catalog()->From(req.Param("walFile"), a.local->Position())));
       },
       kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/walFile/:walFile",
       [&a](const HttpRequest& req) {
-        return HttpResponse::File(a.local->catalog().PathFor(req.Param("walFile")));
+        return HttpResponse::File(a.local->catalog()->PathFor(req.Param("walFile")));
       },
       kBlocking);
   r.Add(
