@@ -326,7 +326,10 @@ SlotSyncReport LocalNode::TakeLogicalSlots(const std::vector<LogicalSlot>& maste
 MasterSlots LocalNode::MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
                                       bool ensure_physical_slot) {
   std::vector<std::string> nodes;
-  for (const NodeAddress& n : config()->nodes) nodes.push_back(n.name);
+  // The snapshot is held for the loop: the range of a range-for does not keep a temporary
+  // shared_ptr alive.
+  std::shared_ptr<const AgentConfig> c = config();
+  for (const NodeAddress& n : c->nodes) nodes.push_back(n.name);
   return ReadMasterSlots(instance_, standby, changes, ensure_physical_slot, nodes);
 }
 
