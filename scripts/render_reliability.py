@@ -207,8 +207,8 @@ def render_concurrency(data):
             ["409, another operation running", num(s["busy_409"])],
             ["409, refused in that state (e.g. failover while the master runs)",
              num(s["refused_409"])],
-            ["500 on a read (GET instance/all, lsn/all) as a server it asks stops or starts",
-             num(s.get("read_errors", 0))],
+            ["503 + Retry-After on a read (GET instance/all, lsn/all) as a server it asks "
+             "stops or starts", num(s.get("read_unavailable", 0))],
             ["any other answer, or none", num(s["other"])],
             ["switchovers that succeeded", s["switchovers_ok"]],
             ["failovers that succeeded (must be 0: the master ran)", s["failovers_ok"]],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite: unit (doctest), C ABI, Python, integration against real PostgreSQL 15
-# servers, the find_package consumer; then the unit and C suites again under ASan+UBSan, and
-# 15 seconds of each libFuzzer target (scripts/fuzz.sh). The slow reliability suites (label
+# servers, the find_package consumer; then the unit and C suites again under ASan+UBSan, an
+# e2e subset with ThreadSanitizer agents (scripts/tsan.sh), and 15 seconds of each libFuzzer
+# target (scripts/fuzz.sh). The slow reliability suites (label
 # reliability: kills at every operation step, crash-safe writes, hostile input, concurrency)
 # are left to scripts/reliability.sh; a short fault subset runs here with the e2e label.
 # Warnings are errors. Needs the packages of scripts/install-deps.sh.
@@ -18,6 +19,16 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGHA_WERROR=ON -DPGHA_FAULT_
 cmake --build build-asan -j"$(nproc)" --target pgha_unit_tests pgha_capi_test pgha_capi_catalog_test
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j2 -L 'unit|capi')
+
+# ThreadSanitizer (build-tsan/): only the agent and pghactl are built; a short e2e subset
+# drives them (operations, reads during stops and starts, WAL routes beside pg/sync and
+# configuration changes, two seed cases, a short concurrency soak), and any race report fails
+# the run (scripts/tsan.sh).
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+      -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DPGHA_WERROR=ON -DPGHA_SANITIZE=thread \
+      -DPGHA_BUILD_TESTS=OFF -DPGHA_BUILD_PYTHON=OFF -DPGHA_BUILD_BENCH=OFF
+cmake --build build-tsan -j"$(nproc)" --target pgha-agent pghactl
+scripts/tsan.sh build-tsan
 
 # libFuzzer targets (clang, build-fuzz/): a short run of each, seeded from the fixtures.
 scripts/fuzz.sh 15

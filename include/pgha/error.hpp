@@ -28,6 +28,9 @@ enum class ErrorCode : int {
   kIo = 8,               ///< reading or writing a local file failed (HTTP 500)
   kInternal = 9,         ///< a bug in pgha (HTTP 500)
   kUnauthorized = 10,    ///< missing or wrong credentials (HTTP 401)
+  /// the local PostgreSQL server is starting or stopping right now: retry in a moment (HTTP
+  /// 503 with Retry-After)
+  kUnavailable = 11,
 };
 
 /// The stable lower-case name of a code, e.g. "bad_input".

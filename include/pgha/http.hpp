@@ -99,7 +99,8 @@ struct PGHA_API HttpResponse {
   static HttpResponse File(std::string path, std::string content_type = "application/octet-stream",
                            std::uint64_t offset = 0,
                            std::optional<std::uint64_t> length = std::nullopt);
-  /// The REST error body {"code": N, "msg": "..."} with the HTTP status of `error`'s code.
+  /// The REST error body {"code": N, "msg": "..."} with the HTTP status of `error`'s code;
+  /// kUnavailable (a server starting or stopping) also gets `Retry-After: 1`.
   static HttpResponse FromError(const Error& error);
   /// {"code": N, "msg": "..."} with an explicit status (e.g. 405, 413, 431).
   static HttpResponse ErrorBody(int status, ErrorCode code, std::string_view msg);

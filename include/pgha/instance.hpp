@@ -190,7 +190,9 @@ using QueryRow = std::vector<std::optional<std::string>>;
 /// (several const observers may run at once). Errors: Error with kBadInput (options),
 /// kNotFound (binaries, files), kWrongState (running/stopped when it must not be),
 /// kPostgresFailed (a program or query failed; the message carries the log or stderr tail and
-/// SQLSTATE), kTimeout, kIo.
+/// SQLSTATE), kTimeout, kIo; an observation (Observe, State, InRecovery, ReadLsnFacts) whose
+/// connection was refused or closed because the server is starting or stopping (postmaster.pid
+/// says so, or the postmaster is gone) throws kUnavailable instead: ask again in a moment.
 class PGHA_API Instance {
  public:
   /// Checks the options, fills defaults (socket_dir, log_file) and locates the binaries.

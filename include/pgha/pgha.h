@@ -42,7 +42,8 @@ enum {
   PGHA_E_TIMEOUT = 7,
   PGHA_E_IO = 8,
   PGHA_E_INTERNAL = 9,
-  PGHA_E_UNAUTHORIZED = 10
+  PGHA_E_UNAUTHORIZED = 10,
+  PGHA_E_UNAVAILABLE = 11
 };
 
 /* The message of this thread's last failed call ("" when none). Owned by the library, valid

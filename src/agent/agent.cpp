@@ -55,16 +55,19 @@ void WarnAboutTls(const AgentConfig& c) {
 
 }  // namespace
 
-Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
-  config.Validate();
+Agent::Impl::Impl(AgentConfig c) {
+  c.Validate();
+  configs = std::make_shared<agent::ConfigStore>(std::move(c));
+  std::shared_ptr<const AgentConfig> initial = configs->Get();
+  // The token, the TLS settings and the deadline of peer calls are those of the start.
   HttpClientOptions co;
-  co.bearer_token = config.api_token;
-  co.timeout = config.operation_timeout;
-  co.tls = config.ClientTls();
+  co.bearer_token = initial->api_token;
+  co.timeout = initial->operation_timeout;
+  co.tls = initial->ClientTls();
   client = std::make_shared<HttpClient>(co);
   co.timeout = kHolderProbeTimeout;
   probe_client = std::make_shared<HttpClient>(co);
-  local = std::make_shared<agent::LocalNode>(config, client);
+  local = std::make_shared<agent::LocalNode>(configs, client);
   local->leases().SetHolderCheck([this](const std::string& holder) { return HolderGone(holder); });
   // A standby streams through a physical slot its upstream keeps for it, when the upstream's
   // agent answers: the feedback in it keeps catalog rows for logical slot copies.
@@ -72,7 +75,7 @@ Agent::Impl::Impl(AgentConfig c) : config(std::move(c)) {
     try {
       // A slot the upstream does not have would keep the standby from ever streaming.
       return agent::RemoteNode(upstream, client)
-          .MasterSlotsFor(config.local_node, {}, true)
+          .MasterSlotsFor(config()->local_node, {}, true)
           .physical_slot_exists;
     } catch (const Error& e) {
       std::cerr << "pgha-agent: no physical slot on " << upstream.name << ": " << e.what() << "\n";
@@ -106,10 +109,11 @@ bool Agent::Impl::HolderGone(const std::string& holder) {
 }
 
 void Agent::Impl::Rebuild() {
+  std::shared_ptr<const AgentConfig> c = config();
   std::lock_guard<std::mutex> lock(config_mutex);
   std::vector<std::shared_ptr<agent::RemoteNode>> next;
   std::vector<std::shared_ptr<NodeControl>> controls;
-  for (const NodeAddress& p : config.Peers()) {
+  for (const NodeAddress& p : c->Peers()) {
     auto node = std::make_shared<agent::RemoteNode>(p, client);
     next.push_back(node);
     controls.push_back(node);
@@ -132,7 +136,7 @@ OperationOptions Agent::Impl::Options(const HttpRequest& req) const {
   OperationOptions o;
   auto force = req.Query("force");
   o.force = force && (*force == "true" || *force == "1");
-  o.timeout = config.operation_timeout;
+  o.timeout = config()->operation_timeout;
   return o;
 }
 
@@ -172,20 +176,21 @@ void Agent::Start() {
   agent::AddInternalRoutes(*impl_, router);
   agent::AddAdminRoutes(*impl_, router);
   agent::AddSlotRoutes(*impl_, router);
+  std::shared_ptr<const AgentConfig> config = impl_->config();
   HttpServerOptions so;
-  so.address = impl_->config.listen_address;
-  so.port = static_cast<std::uint16_t>(impl_->config.listen_port);
-  so.bearer_token = impl_->config.api_token;
-  so.auth_disabled = impl_->config.auth_disabled;
+  so.address = config->listen_address;
+  so.port = static_cast<std::uint16_t>(config->listen_port);
+  so.bearer_token = config->api_token;
+  so.auth_disabled = config->auth_disabled;
   // A blocking handler may wait for a peer's blocking handler (GET instance/all asks each peer
   // for its state, an operation drives its peers), and the peer's for ours: with fewer workers
   // than connections, two agents under load could fill both pools with requests waiting on
   // each other until the client deadline (the concurrency soak of docs/reliability.md did).
   // A worker for every connection the server accepts means no request waits for a worker.
   so.blocking_threads = static_cast<int>(so.max_connections);
-  so.tls = impl_->config.ServerTls();
+  so.tls = config->ServerTls();
   so.log = LogLine;
-  WarnAboutTls(impl_->config);
+  WarnAboutTls(*config);
   impl_->server = std::make_unique<HttpServer>(so, std::move(router));
   impl_->local->StartObserver();
   try {
@@ -194,8 +199,7 @@ void Agent::Start() {
     impl_->local->StopObserver();
     throw;
   }
-  impl_->slot_keeper =
-      std::make_unique<agent::SlotKeeper>(*impl_, impl_->config.slot_sync_interval);
+  impl_->slot_keeper = std::make_unique<agent::SlotKeeper>(*impl_, config->slot_sync_interval);
   impl_->slot_keeper->Start();
 }
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_store.hpp"
 #include "local_node.hpp"
 #include "op_deadline.hpp"
 #include "pgha/agent.hpp"
@@ -22,9 +23,15 @@
 
 namespace pgha {
 
+/// Shared by the HTTP workers, the state observer and the slot keeper: every member is either
+/// set before Agent::Start and never changed, or thread-safe itself, or guarded by
+/// config_mutex (peers_, cluster_).
 struct Agent::Impl {
   explicit Impl(AgentConfig c);
 
+  /// The configuration in effect now: an immutable snapshot (POST nodes/env publishes a new
+  /// one). Read all of a decision's settings from one snapshot.
+  std::shared_ptr<const AgentConfig> config() const { return configs->Get(); }
   /// The cluster as configured now (rebuilt by POST nodes/env).
   std::shared_ptr<Cluster> cluster();
   /// The peers as configured now.
@@ -41,8 +48,8 @@ struct Agent::Impl {
   /// agent that does not answer, or answers otherwise, leaves the lease to expire.
   bool HolderGone(const std::string& holder);
 
-  std::mutex config_mutex;
-  AgentConfig config;
+  std::shared_ptr<agent::ConfigStore> configs;
+  std::mutex config_mutex;  ///< guards peers_ and cluster_
   std::shared_ptr<HttpClient> client;
   std::shared_ptr<HttpClient> probe_client;  ///< short deadline, for lease holder checks
   std::shared_ptr<agent::LocalNode> local;

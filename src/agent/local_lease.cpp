@@ -9,7 +9,7 @@ namespace pgha::agent {
 void WithLocalLease(Agent::Impl& a, const std::string& operation, const std::function<void()>& fn) {
   static std::atomic<std::uint64_t> counter{0};
   std::string holder = a.local->address().name + "/local/" + std::to_string(++counter);
-  if (auto running = a.local->TryLock(operation, holder, a.config.operation_timeout)) {
+  if (auto running = a.local->TryLock(operation, holder, a.config()->operation_timeout)) {
     throw Error(ErrorCode::kConflict, "cannot run " + operation + ": " + *running + " is running");
   }
   try {

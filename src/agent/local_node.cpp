@@ -1,6 +1,7 @@
 #include "local_node.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "fs.hpp"
 
@@ -34,24 +35,42 @@ class RefreshAtExit {
   StateCache& cache_;
 };
 
+// Runs `fn` when the scope ends, however it ends. After a rewind, pg/init or pg/sync (also a
+// failed one: pg_wal may have changed), the WAL catalogue is made again from the new pg_wal;
+// one made meanwhile by a concurrent request would describe the old data directory.
+template <typename Fn>
+class AtExit {
+ public:
+  explicit AtExit(Fn fn) : fn_(std::move(fn)) {}
+  ~AtExit() { fn_(); }
+  AtExit(const AtExit&) = delete;
+  AtExit& operator=(const AtExit&) = delete;
+
+ private:
+  Fn fn_;
+};
+
 }  // namespace
 
-LocalNode::LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client)
-    : config_(config),
-      address_(config.Local()),
+LocalNode::LocalNode(std::shared_ptr<ConfigStore> config, std::shared_ptr<HttpClient> client)
+    : config_(std::move(config)),
+      address_(config_->Get()->Local()),
       client_(std::move(client)),
       instance_(MakeInstanceOptions()),
-      state_cache_([this] { return instance_.State(); }, CacheOptions(config)) {}
+      state_cache_([this] { return instance_.State(); }, CacheOptions(*config_->Get())) {}
 
+// The settings of the start: the data directory and the node's address cannot change while
+// the agent runs (POST nodes/env refuses it).
 InstanceOptions LocalNode::MakeInstanceOptions() const {
+  auto c = config();
   InstanceOptions o;
-  o.data_dir = config_.pgdata;
-  o.bindir = config_.bindir;
+  o.data_dir = c->pgdata;
+  o.bindir = c->bindir;
   o.host = address_.pg_host;
   o.port = address_.pg_port;
-  o.os_user = config_.os_user;
-  o.superuser = config_.superuser;
-  o.timeout = config_.operation_timeout;
+  o.os_user = c->os_user;
+  o.superuser = c->superuser;
+  o.timeout = c->operation_timeout;
   return o;
 }
 
@@ -118,7 +137,7 @@ void LocalNode::StartSlave(const NodeAddress& upstream) {
     instance_.Stop(StopMode::kFast);
   }
   instance_.WriteStandbyConfig(
-      StandbyConfigFor(upstream, through_slot ? StandbySlotName(address_.name) : ""));
+      StandbyConfigFor(*config(), upstream, through_slot ? StandbySlotName(address_.name) : ""));
   PrepareStart();
   instance_.Start();
 }
@@ -141,25 +160,33 @@ void LocalNode::Promote() {
   instance_.Promote();
 }
 
-StandbyConfig LocalNode::StandbyConfigFor(const NodeAddress& upstream,
+StandbyConfig LocalNode::StandbyConfigFor(const AgentConfig& c, const NodeAddress& upstream,
                                           const std::string& slot) const {
   StandbyConfig sc;
   sc.primary_host = upstream.pg_host;
   sc.primary_port = upstream.pg_port;
-  sc.user = config_.replicate_user;
+  sc.user = c.replicate_user;
   sc.application_name = address_.name;
-  sc.apply_delay = config_.apply_delay;
+  sc.apply_delay = c.apply_delay;
   sc.slot_name = slot;
   return sc;
 }
 
-WalCatalog& LocalNode::catalog() {
+std::shared_ptr<WalCatalog> LocalNode::catalog() {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
   if (!catalog_) {
     ControlData cd = instance_.ReadControlData();
-    catalog_ = std::make_unique<WalCatalog>(config_.pgdata + "/pg_wal", cd.wal_segment_size,
-                                            cd.system_identifier, instance_.binaries().major);
+    catalog_ =
+        std::make_shared<WalCatalog>(instance_.options().data_dir + "/pg_wal", cd.wal_segment_size,
+                                     cd.system_identifier, instance_.binaries().major);
   }
-  return *catalog_;
+  return catalog_;
+}
+
+void LocalNode::ResetCatalog() {
+  std::shared_ptr<WalCatalog> old;
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  old.swap(catalog_);  // released after the lock; readers that hold it keep it
 }
 
 WalPosition LocalNode::Position() {
@@ -169,14 +196,14 @@ WalPosition LocalNode::Position() {
 ValidLsnAnswer LocalNode::ValidLsn(TimelineId timeline, Lsn lsn,
                                    const std::optional<WalRecordRef>& last) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ValidLsnResult r = catalog().ValidLsn(timeline, lsn, Position(), last);
+  ValidLsnResult r = catalog()->ValidLsn(timeline, lsn, Position(), last);
   return {static_cast<int>(r.code), r.msg, r.cnt};
 }
 
 std::vector<WalFileRef> LocalNode::WalFilesFrom(TimelineId timeline, Lsn lsn) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<WalFileRef> refs;
-  for (const WalFileInfo& f : catalog().From(timeline, lsn, Position()))
+  for (const WalFileInfo& f : catalog()->From(timeline, lsn, Position()))
     refs.push_back({f.name, f.md5});
   return refs;
 }
@@ -194,9 +221,10 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
   options.allow_extend = true;
   options.node_history = instance_.History();
   // Streamed: each piece goes to the upload's temporary file (and its MD5) as it arrives.
-  std::unique_ptr<WalUpload> upload = catalog().BeginInstall(file.name, options);
+  std::shared_ptr<WalCatalog> cat = catalog();
+  std::unique_ptr<WalUpload> upload = cat->BeginInstall(file.name, options);
   const std::uint64_t limit =
-      std::max<std::uint64_t>(catalog().segment_size(), WalCatalog::kMaxHistoryFileSize);
+      std::max<std::uint64_t>(cat->segment_size(), WalCatalog::kMaxHistoryFileSize);
   HttpResponse r = client_->DownloadToSink(
       base + "/api/pg/v1/walFile/" + PercentEncode(file.name),
       [&upload](const char* data, std::size_t size) { upload->Write(data, size); }, limit);
@@ -210,9 +238,9 @@ void LocalNode::Rewind(const NodeAddress& source) {
   RewindSource rs;
   rs.host = source.pg_host;
   rs.port = source.pg_port;
-  rs.user = config_.superuser;
+  rs.user = config()->superuser;
+  AtExit reset([this] { ResetCatalog(); });
   instance_.Rewind(rs);
-  catalog_.reset();
 }
 
 std::optional<std::string> LocalNode::TryLock(const std::string& operation,
@@ -241,15 +269,16 @@ bool LocalNode::HolderRuns(const std::string& holder) {
 void LocalNode::Init(const std::string& database) {
   std::lock_guard<std::mutex> lock(mutex_);
   RefreshAtExit refresh(state_cache_);
+  auto c = config();
   InitOptions io;
-  io.subnet = config_.subnet;
-  io.mask = config_.mask;
-  io.replicate_user = config_.replicate_user;
-  io.database = database.empty() ? config_.database : database;
-  io.db_user = config_.db_user;
-  io.db_password = config_.db_passwd;
-  io.wal_segment_size_mb = config_.wal_segment_size_mb;
-  catalog_.reset();
+  io.subnet = c->subnet;
+  io.mask = c->mask;
+  io.replicate_user = c->replicate_user;
+  io.database = database.empty() ? c->database : database;
+  io.db_user = c->db_user;
+  io.db_password = c->db_passwd;
+  io.wal_segment_size_mb = c->wal_segment_size_mb;
+  AtExit reset([this] { ResetCatalog(); });
   instance_.Init(io);
   PrepareStart();
   instance_.Start();
@@ -257,9 +286,10 @@ void LocalNode::Init(const std::string& database) {
 }
 
 SynchronousStandbys LocalNode::SyncStandbys() const {
+  auto c = config();
   SynchronousStandbys s;
-  if (config_.synchronous_mode) {
-    for (const NodeAddress& peer : config_.Peers()) s.names.push_back(peer.name);
+  if (c->synchronous_mode) {
+    for (const NodeAddress& peer : c->Peers()) s.names.push_back(peer.name);
   }
   return s;
 }
@@ -275,7 +305,7 @@ void LocalNode::CheckStarted() {
 
 void LocalNode::ApplySynchronousMode() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!fs::Exists(config_.pgdata + "/postgresql.conf")) return;
+  if (!fs::Exists(instance_.options().data_dir + "/postgresql.conf")) return;
   instance_.SetSynchronousStandbys(SyncStandbys());
 }
 
@@ -286,14 +316,15 @@ void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/)
     throw Error(ErrorCode::kWrongState,
                 address_.name + " is running: stop it before pg/sync replaces its data");
   }
+  auto c = config();
   SyncOptions so;
   so.source_host = source.pg_host;
   so.source_port = source.pg_port;
-  so.user = config_.replicate_user;
+  so.user = c->replicate_user;
   so.application_name = address_.name;
-  so.apply_delay = config_.apply_delay;
+  so.apply_delay = c->apply_delay;
   so.replace = true;
-  catalog_.reset();
+  AtExit reset([this] { ResetCatalog(); });
   instance_.Sync(so);
 }
 
@@ -314,7 +345,10 @@ SlotSyncReport LocalNode::TakeLogicalSlots(const std::vector<LogicalSlot>& maste
 MasterSlots LocalNode::MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
                                       bool ensure_physical_slot) {
   std::vector<std::string> nodes;
-  for (const NodeAddress& n : config_.nodes) nodes.push_back(n.name);
+  // The snapshot is held for the loop: the range of a range-for does not keep a temporary
+  // shared_ptr alive.
+  std::shared_ptr<const AgentConfig> c = config();
+  for (const NodeAddress& n : c->nodes) nodes.push_back(n.name);
   // A stopped node's slot files are written: not while it starts.
   std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
   if (ensure_physical_slot && !instance_.IsRunning()) lock.lock();
@@ -334,7 +368,7 @@ std::optional<SlotSyncReport> LocalNode::SyncSlotsFrom(const NodeAddress& master
       // Started without the slot (its upstream's agent did not answer then): the feedback
       // that keeps catalog rows for slot copies needs it. The reload switches the receiver.
       RefreshAtExit refresh(state_cache_);
-      instance_.WriteStandbyConfig(StandbyConfigFor(master, slot));
+      instance_.WriteStandbyConfig(StandbyConfigFor(*config(), master, slot));
     }
   }
   SlotSyncOptions o;

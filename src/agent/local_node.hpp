@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "config_store.hpp"
 #include "lease_table.hpp"
 #include "pgha/agent_config.hpp"
 #include "pgha/cluster.hpp"
@@ -22,7 +23,9 @@
 namespace pgha::agent {
 
 /// The local node. Thread-safe: PostgreSQL state changes are serialised by a mutex, and the
-/// cluster's lease (LeaseTable) keeps operations from interleaving.
+/// cluster's lease (LeaseTable) keeps operations from interleaving. The configuration is read
+/// from the agent's ConfigStore (one snapshot per call), and the WAL catalogue is shared by
+/// pointer: a reset (rewind, init, sync) leaves the old one to the requests that still use it.
 ///
 /// Its state is also kept in a cache (StateCache) that a background observer refreshes every
 /// AgentConfig::state_refresh_interval, for GET instance/current. Every state change made here
@@ -30,7 +33,7 @@ namespace pgha::agent {
 /// never reads an older state than the last one an operation saw.
 class LocalNode : public NodeControl {
  public:
-  LocalNode(const AgentConfig& config, std::shared_ptr<HttpClient> client);
+  LocalNode(std::shared_ptr<ConfigStore> config, std::shared_ptr<HttpClient> client);
 
   const NodeAddress& address() const override { return address_; }
   /// Observes PostgreSQL now (what operations decide on), and refreshes the cache with it.
@@ -90,7 +93,9 @@ class LocalNode : public NodeControl {
   /// a lease of this agent's (GET internal/lease).
   bool HolderRuns(const std::string& holder);
   /// The WAL catalogue of pg_wal (made on first use: the data directory may not exist yet).
-  WalCatalog& catalog();
+  /// The caller keeps it alive for as long as it uses it: pg/init, pg/sync and a rewind
+  /// replace it (the next call makes a new one) without waiting for readers.
+  std::shared_ptr<WalCatalog> catalog();
   /// This node's history and end of WAL, for the catalogue.
   WalPosition Position();
   /// pg/init: initdb with the configuration's settings, then started as a single master.
@@ -106,15 +111,20 @@ class LocalNode : public NodeControl {
   void ApplySynchronousMode();
 
  private:
+  /// The configuration in effect now (a snapshot: read all of a call's settings from one).
+  std::shared_ptr<const AgentConfig> config() const { return config_->Get(); }
   InstanceOptions MakeInstanceOptions() const;
-  StandbyConfig StandbyConfigFor(const NodeAddress& upstream, const std::string& slot) const;
+  /// Forgets the WAL catalogue (pg_wal was replaced); the next catalogue() makes a new one.
+  void ResetCatalog();
+  StandbyConfig StandbyConfigFor(const AgentConfig& c, const NodeAddress& upstream,
+                                 const std::string& slot) const;
   /// Before a start: synchronous_standby_names written for the next start.
   void PrepareStart();
   /// After a start that may leave a primary: in synchronous mode, the setting in effect is
   /// checked to be pgha's.
   void CheckStarted();
 
-  const AgentConfig& config_;
+  std::shared_ptr<ConfigStore> config_;
   NodeAddress address_;
   std::shared_ptr<HttpClient> client_;
   Instance instance_;
@@ -122,7 +132,8 @@ class LocalNode : public NodeControl {
   std::mutex own_holders_mutex_;
   std::set<std::string> own_holders_;  // this agent's operations holding the lease (HolderRuns)
   std::mutex mutex_;
-  std::unique_ptr<WalCatalog> catalog_;
+  std::mutex catalog_mutex_;  // guards catalog_ (the pointer; WalCatalog is thread-safe)
+  std::shared_ptr<WalCatalog> catalog_;
   EnsureStandbySlot ensure_standby_slot_;
   std::mutex report_mutex_;
   std::optional<std::pair<SlotSyncReport, std::chrono::steady_clock::time_point>> last_report_;

@@ -44,18 +44,17 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/nodes/env",
       [&a](const HttpRequest& req) {
-        {
-          std::lock_guard<std::mutex> lock(a.config_mutex);
-          AgentConfig next = a.config;
-          next.Update(req.body);  // refuses the start-only fields (auth, token, TLS, bindir...)
-          next.Save();
-          a.config = next;
-        }
+        // One update at a time, from reading the configuration to applying it; readers keep
+        // the snapshot they took (ConfigStore).
+        std::lock_guard<std::mutex> update(a.configs->update_mutex());
+        AgentConfig next = *a.config();
+        next.Update(req.body);  // refuses the start-only fields (auth, token, TLS, bindir...)
+        next.Save();
+        a.configs->Publish(next);
         a.Rebuild();
         // synchronous_mode and the node list decide synchronous_standby_names.
         a.local->ApplySynchronousMode();
-        std::lock_guard<std::mutex> lock(a.config_mutex);
-        return Json(EnvJson(a.config));
+        return Json(EnvJson(next));
       },
       kBlocking);
   r.Add(

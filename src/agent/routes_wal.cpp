@@ -121,11 +121,11 @@ void RequireStopped(Agent::Impl& a) {
 // server (checked again under the lease) and a bad name are refused before the body is sent.
 HttpBodyFile UploadBodyFile(Agent::Impl& a, const HttpRequest& head) {
   RequireStopped(a);
-  WalCatalog& catalog = a.local->catalog();
-  WalFileName::Parse(head.Param("walFile"), catalog.segment_size());
+  std::shared_ptr<WalCatalog> catalog = a.local->catalog();
+  WalFileName::Parse(head.Param("walFile"), catalog->segment_size());
   const std::uint64_t file_limit =
-      std::max<std::uint64_t>(catalog.segment_size(), WalCatalog::kMaxHistoryFileSize);
-  return HttpBodyFile{catalog.NewTempPath(), file_limit + kMultipartFramingBytes};
+      std::max<std::uint64_t>(catalog->segment_size(), WalCatalog::kMaxHistoryFileSize);
+  return HttpBodyFile{catalog->NewTempPath(), file_limit + kMultipartFramingBytes};
 }
 
 // Runs `fn` under the operation lease: the running operation's when a coordinator sends its
@@ -150,11 +150,12 @@ HttpResponse Uploaded(Agent::Impl& a, const HttpRequest& req, bool multipart) {
     UploadOptions options;
     options.expected_md5 = ExpectedMd5(req);
     options.node_history = a.local->instance().History();
+    std::shared_ptr<WalCatalog> catalog = a.local->catalog();
     // A history file must fit this node's history (WalCatalog::BeginInstall).
-    if (WalFileName::Parse(name, a.local->catalog().segment_size()).kind == WalFileKind::kHistory) {
+    if (WalFileName::Parse(name, catalog->segment_size()).kind == WalFileKind::kHistory) {
       options.node_position = a.local->Position();
     }
-    std::unique_ptr<WalUpload> upload = a.local->catalog().BeginInstall(name, options);
+    std::unique_ptr<WalUpload> upload = catalog->BeginInstall(name, options);
     for (std::size_t at = 0; at < bytes.size(); at += kUploadChunkBytes) {
       upload->Write(bytes.data() + at, std::min(kUploadChunkBytes, bytes.size() - at));
     }
@@ -186,19 +187,19 @@ void AddWalRoutes(Agent::Impl& a, Router& r) {
       HttpMethod::kGet, "/api/pg/v1/walFiles/:tl/:hi/:lo",
       [&a](const HttpRequest& req) {
         auto [tli, lsn] = Position(req);
-        return Json(FileList(a.local->catalog().From(tli, lsn, a.local->Position())));
+        return Json(FileList(a.local->catalog()->From(tli, lsn, a.local->Position())));
       },
       kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/walFiles/:walFile",
       [&a](const HttpRequest& req) {
-        return Json(FileList(a.local->catalog().From(req.Param("walFile"), a.local->Position())));
+        return Json(FileList(a.local->catalog()->From(req.Param("walFile"), a.local->Position())));
       },
       kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/walFile/:walFile",
       [&a](const HttpRequest& req) {
-        return HttpResponse::File(a.local->catalog().PathFor(req.Param("walFile")));
+        return HttpResponse::File(a.local->catalog()->PathFor(req.Param("walFile")));
       },
       kBlocking);
   auto body_file = [&a](const HttpRequest& head) { return UploadBodyFile(a, head); };

@@ -135,8 +135,8 @@ json RunScenario(Agent::Impl& a, const std::string& name) {
   TimelineId before = 0;
   // The writer runs from the first step that leaves a master until before the last step
   // (which stops everything); then every row it was told was committed must be there.
-  ScenarioWriter writer(nodes, a.config.superuser);
-  const HttpClient step_client(StepClientOptions(a.config));
+  ScenarioWriter writer(nodes, a.config()->superuser);
+  const HttpClient step_client(StepClientOptions(*a.config()));
   bool writing = false;
   for (std::size_t i = 0; i < sc->steps.size() && passed; ++i) {
     const ScenarioStep& st = sc->steps[i];

@@ -81,7 +81,7 @@ std::optional<SlotSyncReport> SlotKeeper::Round() {
   static std::atomic<std::uint64_t> counter{0};
   std::string holder = self + "/slot-sync/" + std::to_string(++counter);
   if (local.TryLock("slot sync: restart to load new slot copies", holder,
-                    agent_.config.operation_timeout)) {
+                    agent_.config()->operation_timeout)) {
     return report;  // an operation started meanwhile: next round
   }
   try {

@@ -15,6 +15,7 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kInternal: return "internal";
     case ErrorCode::kUnauthorized: return "unauthorized";
+    case ErrorCode::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -22,7 +22,7 @@ NodeState StateCache::Cached() const {
                                          " ms ago: observations are overdue (the server does "
                                          "not answer?)");
   }
-  if (failure_) throw Error(failure_->code(), failure_->what());
+  if (failure_) throw Error(failure_->code, failure_->message);
   throw Error(ErrorCode::kTimeout, "the node's state is not observed yet");
 }
 
@@ -81,7 +81,7 @@ void StateCache::Fail(std::uint64_t ticket, const Error& error) {
   if (ticket <= published_ticket_) return;
   published_ticket_ = ticket;
   valid_ = false;
-  failure_ = error;
+  failure_ = Failure{error.code(), std::string(error.what())};
 }
 
 std::uint64_t StateCache::observations() const {

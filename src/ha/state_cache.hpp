@@ -84,7 +84,15 @@ class StateCache {
   bool valid_ = false;
   NodeState state_ = NodeState::kInactive;
   Clock::time_point observed_at_{};
-  std::optional<Error> failure_;  // why the last published observation failed
+  // Why the last published observation failed. Kept as code and text, not as the Error: a
+  // copy of an Error shares its message buffer (libstdc++'s reference-counted exception
+  // string) with the exception the observing thread rethrows, so readers on other threads
+  // would touch a buffer whose count ThreadSanitizer cannot see.
+  struct Failure {
+    ErrorCode code;
+    std::string message;
+  };
+  std::optional<Failure> failure_;
   std::uint64_t observations_ = 0;
 
   std::mutex thread_mutex_;

@@ -27,7 +27,7 @@ bool ParseErrorBody(const std::string& body, ErrorCode& code, std::string& msg) 
   const auto m = j.find("msg");
   if (c == j.end() || m == j.end() || !c->is_number_integer() || !m->is_string()) return false;
   const auto n = c->get<std::int64_t>();
-  if (n <= 0 || n > static_cast<std::int64_t>(ErrorCode::kUnauthorized)) return false;
+  if (n <= 0 || n > static_cast<std::int64_t>(ErrorCode::kUnavailable)) return false;
   code = static_cast<ErrorCode>(n);
   msg = m->get<std::string>();
   return true;

@@ -106,7 +106,10 @@ HttpResponse HttpResponse::File(std::string path, std::string content_type, std:
 }
 
 HttpResponse HttpResponse::FromError(const Error& error) {
-  return ErrorBody(HttpStatusForError(error.code()), error.code(), error.what());
+  HttpResponse response = ErrorBody(HttpStatusForError(error.code()), error.code(), error.what());
+  // A server in transition answers in a moment (docs/errors.md).
+  if (error.code() == ErrorCode::kUnavailable) response.headers.Add("Retry-After", "1");
+  return response;
 }
 
 HttpResponse HttpResponse::ErrorBody(int status, ErrorCode code, std::string_view msg) {
@@ -121,7 +124,8 @@ int HttpStatusForError(ErrorCode code) noexcept {
     case ErrorCode::kNotFound: return 404;
     case ErrorCode::kWrongState:
     case ErrorCode::kConflict: return 409;
-    case ErrorCode::kPeerUnreachable: return 503;
+    case ErrorCode::kPeerUnreachable:
+    case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kTimeout: return 504;
     case ErrorCode::kPostgresFailed:
     case ErrorCode::kIo:

@@ -5,6 +5,7 @@
 
 #include "fs.hpp"
 #include "instance_internal.hpp"
+#include "instance_transition.hpp"
 #include "pgha/instance.hpp"
 #include "pgha/wal_scan.hpp"
 #include "session_pool.hpp"
@@ -190,7 +191,9 @@ TimelineId CurrentTimeline(const Instance& in) {
 
 }  // namespace inst
 
-InstanceObservation Instance::Observe() const {
+// The observations below are function-try-blocks: a connection refused or closed because the
+// server is starting or stopping is Error(kUnavailable), not a failure (docs/errors.md).
+InstanceObservation Instance::Observe() const try {
   InstanceObservation ob;
   if (!inst::LivePostmaster(*this)) return ob;
   ob.running = true;
@@ -217,9 +220,12 @@ InstanceObservation Instance::Observe() const {
   ObserveSenders(*s, ob);
   ob.state = DeriveNodeState(Seen(ob));
   return ob;
+} catch (const pg::PostgresError& e) {
+  inst::ThrowIfInTransition(*this, e);
+  throw;
 }
 
-NodeState Instance::State() const {
+NodeState Instance::State() const try {
   auto postmaster = inst::LivePostmaster(*this);
   if (!postmaster) return NodeState::kInactive;
   // One query on a reused session: the agent answers GET instance/current with this.
@@ -251,11 +257,17 @@ NodeState Instance::State() const {
     }
   }
   return Observe().state;
+} catch (const pg::PostgresError& e) {
+  inst::ThrowIfInTransition(*this, e);
+  throw;
 }
 
-bool Instance::InRecovery() const {
+bool Instance::InRecovery() const try {
   inst::RequireRunning(*this, "in_recovery");
   return inst::Connect(*this).QueryValue("SELECT pg_is_in_recovery()") == "t";
+} catch (const pg::PostgresError& e) {
+  inst::ThrowIfInTransition(*this, e);
+  throw;
 }
 
 ::pgha::ControlData Instance::ReadControlData() const {
@@ -264,7 +276,7 @@ bool Instance::InRecovery() const {
   return ::pgha::ControlData::Parse(process::RunChecked(cmd, "pg_controldata").out);
 }
 
-LsnFacts Instance::ReadLsnFacts() const {
+LsnFacts Instance::ReadLsnFacts() const try {
   if (!inst::LivePostmaster(*this)) return StoppedLsnFacts(*this);
   InstanceObservation ob = Observe();
   if (!ob.accepting_connections) return StoppedLsnFacts(*this);  // pg_control + WAL on disk
@@ -280,6 +292,9 @@ LsnFacts Instance::ReadLsnFacts() const {
   f.last_lsn = ob.in_recovery ? std::max(ob.receive_lsn, ob.replay_lsn) : ob.flush_lsn;
   f.wal_file = WalSegmentFileName(f.timeline, f.last_lsn, segment_size);
   return f;
+} catch (const pg::PostgresError& e) {
+  inst::ThrowIfInTransition(*this, e);
+  throw;
 }
 
 TimelineHistory Instance::History() const {

@@ -25,7 +25,8 @@ def none_if_empty(value):
     (pgha.WrongStateError, 3, RuntimeError), (pgha.ConflictError, 4, RuntimeError),
     (pgha.PostgresFailedError, 5, RuntimeError), (pgha.PeerUnreachableError, 6, ConnectionError),
     (pgha.TimeoutError, 7, TimeoutError), (pgha.IoError, 8, OSError),
-    (pgha.InternalError, 9, RuntimeError), (pgha.UnauthorizedError, 10, PermissionError)])
+    (pgha.InternalError, 9, RuntimeError), (pgha.UnauthorizedError, 10, PermissionError),
+    (pgha.UnavailableError, 11, ConnectionError)])
 def test_error_classes(cls, code, builtin):
     assert issubclass(cls, pgha.Error) and issubclass(cls, builtin)
     assert cls.code == code

@@ -101,10 +101,14 @@ class UnauthorizedError(Error, PermissionError):
     code = 10
 
 
+class UnavailableError(Error, ConnectionError):
+    code = 11
+
+
 _pgha._set_error_classes(
     {cls.code: cls for cls in (BadInputError, NotFoundError, WrongStateError, ConflictError,
                                PostgresFailedError, PeerUnreachableError, TimeoutError, IoError,
-                               InternalError, UnauthorizedError)})
+                               InternalError, UnauthorizedError, UnavailableError)})
 
 __all__ = [
     "DEFAULT_WAL_SEGMENT_SIZE", "NODE_STATES", "ControlData", "FollowCheck", "Lsn", "SlotState",
@@ -112,7 +116,7 @@ __all__ = [
     "derive_node_state", "may_be_primary", "error_code_name", "is_valid_wal_segment_size", "scan_wal_directory",
     "scan_wal_files", "wal_segment_name", "Error", "BadInputError", "NotFoundError",
     "WrongStateError", "ConflictError", "PostgresFailedError", "PeerUnreachableError",
-    "TimeoutError", "IoError", "InternalError", "UnauthorizedError",
+    "TimeoutError", "IoError", "InternalError", "UnauthorizedError", "UnavailableError",
     "Instance", "InstanceObservation", "StreamingStandby", "WalReceiverStatus",
     "WalCatalog", "WalPosition", "WalFileInfo", "ValidLsnResult", "InstallResult", "WalUpload",
     "LogicalSlot", "MasterSlots", "HoldChanges", "SlotCopyStatus", "SlotSyncReport",

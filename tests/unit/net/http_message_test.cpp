@@ -96,6 +96,13 @@ TEST_CASE("HTTP methods, headers and responses") {
   CHECK(e.body == R"({"code":4,"msg":"busy \"x\""})");
   CHECK(pgha::ErrorJson(ErrorCode::kInternal, "bad \xFF utf8").find("\"code\":9") !=
         std::string::npos);
+  CHECK_FALSE(e.headers.Has("Retry-After"));
+  // A server in transition: 503, and when to ask again.
+  const HttpResponse u =
+      HttpResponse::FromError(pgha::Error(ErrorCode::kUnavailable, "the server is stopping"));
+  CHECK(u.status == 503);
+  REQUIRE(u.headers.Get("Retry-After") != nullptr);
+  CHECK(*u.headers.Get("Retry-After") == "1");
 }
 
 TEST_CASE("HTTP statuses of the error codes follow docs/errors.md") {
@@ -108,7 +115,7 @@ TEST_CASE("HTTP statuses of the error codes follow docs/errors.md") {
         Row{ErrorCode::kWrongState, 409}, Row{ErrorCode::kConflict, 409},
         Row{ErrorCode::kPostgresFailed, 500}, Row{ErrorCode::kPeerUnreachable, 503},
         Row{ErrorCode::kTimeout, 504}, Row{ErrorCode::kIo, 500}, Row{ErrorCode::kInternal, 500},
-        Row{ErrorCode::kUnauthorized, 401}}) {
+        Row{ErrorCode::kUnauthorized, 401}, Row{ErrorCode::kUnavailable, 503}}) {
     CAPTURE(static_cast<int>(r.code));
     CHECK(pgha::HttpStatusForError(r.code) == r.status);
   }
@@ -138,6 +145,8 @@ TEST_CASE(
   // An answer is no proof that the peer is down: it said one of its own peers is.
   CHECK(code_of(503, R"({"code":6,"msg":"x"})") == 9);
   CHECK(code_of(500, R"({"code":6,"msg":"x"})") == 9);
+  // A server in transition on the peer: retryable, and said so.
+  CHECK(code_of(503, R"({"code":11,"msg":"starting"})") == 11);
   // Not an error body: the status decides.
   CHECK(code_of(401, "") == 10);
   CHECK(code_of(404, "<html>") == 2);
