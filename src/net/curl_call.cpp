@@ -1,10 +1,5 @@
 #include "curl_call.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "net_text.hpp"
 #include "op_deadline.hpp"
 #include "text.hpp"
@@ -45,28 +40,14 @@ std::size_t OnHeaderLine(char* data, std::size_t size, std::size_t count, void* 
   return n;
 }
 
-bool WriteAll(int fd, const char* data, std::size_t n, int& err) {
-  while (n > 0) {
-    const ssize_t written = ::write(fd, data, n);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      return false;
-    }
-    data += written;
-    n -= static_cast<std::size_t>(written);
-  }
-  return true;
-}
-
-// Body bytes: to the file for a 2xx download, else to memory; returning less than `n`
+// Body bytes: to the sink for a 2xx stream or download, else to memory; returning less than `n`
 // aborts the transfer.
 std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* user) {
   auto& transfer = *static_cast<CurlTransfer*>(user);
   const std::size_t n = size * count;
   if (!transfer.decided) {
     transfer.decided = true;
-    transfer.to_file = transfer.file_fd >= 0 || transfer.sink != nullptr;
+    transfer.to_file = transfer.sink != nullptr;
     if (transfer.to_file) {
       long status = 0;
       curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
@@ -79,8 +60,6 @@ std::size_t OnBodyBytes(char* data, std::size_t size, std::size_t count, void* u
       return 0;
     }
     transfer.file_bytes += n;
-    if (transfer.file_fd >= 0)
-      return WriteAll(transfer.file_fd, data, n, transfer.write_errno) ? n : 0;
     try {
       if (transfer.sink(std::string_view(data, n))) return n;
       transfer.stopped = true;
@@ -252,10 +231,6 @@ void Perform(CURL* handle, CurlTransfer& transfer, std::string_view method, cons
         what + "response body larger than the limit of " +
             std::to_string(transfer.to_file ? transfer.max_file_bytes : transfer.max_memory_bytes) +
             " bytes");
-  }
-  if (transfer.write_errno != 0) {
-    throw Error(ErrorCode::kIo,
-                what + "cannot write the downloaded file: " + std::strerror(transfer.write_errno));
   }
   std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
   detail += TlsHint(rc);

@@ -62,8 +62,7 @@ struct CurlTransfer {
   CURL* handle = nullptr;  ///< the handle running the transfer
   HttpResponse response;
   std::size_t max_memory_bytes = 0;  ///< bound of `response.body`
-  int file_fd = -1;                  ///< when >= 0, a 2xx body goes to this file
-  /// When set (and no file), a 2xx body goes to this function as it arrives: false stops
+  /// When set, a 2xx body goes to this function as it arrives: false stops
   /// the transfer (not an error: a stream the caller has read enough of), what it throws
   /// aborts it.
   std::function<bool(std::string_view)> sink;
@@ -74,7 +73,6 @@ struct CurlTransfer {
   bool decided = false;  ///< status known, destination chosen
   bool to_file = false;
   bool too_big = false;  ///< aborted: over a limit
-  int write_errno = 0;   ///< aborted: writing the file failed
   /// The call's deadline ends a stream that has connected, rather than failing it.
   bool deadline_ends_stream = false;
 };

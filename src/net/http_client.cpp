@@ -217,21 +217,23 @@ HttpResponse HttpClient::Delete(const std::string& url, const HttpHeaders& heade
 HttpResponse HttpClient::DownloadToFile(const std::string& url, const std::string& path,
                                         std::uint64_t max_bytes, const HttpHeaders& headers) const {
   TempFile temp(path);
-  net::CurlLease lease(impl_->pool);
-  net::CurlTransfer transfer;
-  transfer.max_memory_bytes = kMaxErrorBodyBytes;
-  transfer.file_fd = temp.fd();
-  transfer.max_file_bytes = max_bytes;
-  char error_buffer[CURL_ERROR_SIZE];
-  net::SetCommonOptions(lease.get(), impl_->options, url, transfer, error_buffer);
-  curl_easy_setopt(lease.get(), CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(lease.get(), CURLOPT_BUFFERSIZE, kDownloadBufferBytes);
-  const net::CurlHeaderList list = net::BuildHeaderList(impl_->options, headers, false, false);
-  curl_easy_setopt(lease.get(), CURLOPT_HTTPHEADER, list.get());
-  net::Perform(lease.get(), transfer, "GET", url, error_buffer);
-  // A 2xx without a body never reached the body callback: it is an empty file.
-  if (transfer.response.ok()) temp.Commit(path);
-  return std::move(transfer.response);
+  HttpResponse r = DownloadToSink(
+      url,
+      [&](const char* data, std::size_t n) {
+        while (n > 0) {
+          const ssize_t written = ::write(temp.fd(), data, n);
+          if (written < 0) {
+            if (errno == EINTR) continue;
+            ThrowIo("cannot write the downloaded file", path);
+          }
+          data += written;
+          n -= static_cast<std::size_t>(written);
+        }
+      },
+      max_bytes, headers);
+  // A 2xx without a body never reached the sink: it is an empty file.
+  if (r.ok()) temp.Commit(path);
+  return r;
 }
 
 HttpResponse HttpClient::DownloadToSink(const std::string& url,
