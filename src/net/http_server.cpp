@@ -1,6 +1,10 @@
 // HttpServer: options check, the listener, the io threads and Stop().
 #include "pgha/http_server.hpp"
 
+#include <pthread.h>
+
+#include <csignal>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -146,6 +150,13 @@ void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket
 }
 
 void HttpServer::Impl::Run() noexcept {
+  // sendfile(2) has no MSG_NOSIGNAL: a peer that went away would raise SIGPIPE, whose default
+  // action ends the embedding process. Blocked in the io threads, it stays pending there and
+  // the call fails with EPIPE, which the session handles.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   while (true) {
     try {
       ioc->run();

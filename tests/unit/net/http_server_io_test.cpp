@@ -206,6 +206,26 @@ TEST_CASE("HTTP loopback: a client that stops reading a file is cut off by write
   CHECK(Clock::now() - start < std::chrono::seconds(3));
 }
 
+TEST_CASE("HTTP loopback: a client that closes in the middle of a file does not kill the process") {
+  // sendfile(2) to a socket whose peer is gone raises SIGPIPE (it has no MSG_NOSIGNAL);
+  // an embedding program that did not ignore SIGPIPE would die of it.
+  ScratchDir dir;
+  { std::ofstream(dir.File("big"), std::ios::binary) << std::string(32u << 20, 'c'); }
+  Router r;
+  r.Add(HttpMethod::kGet, "/big",
+        [&](const HttpRequest&) { return HttpResponse::File(dir.File("big")); });
+  HttpServer server(NoAuth(), std::move(r));
+  server.Start();
+  for (int i = 0; i < 20; ++i) {
+    {
+      RawConnection reader(server.port());
+      reader.Send("GET /big HTTP/1.1\r\n\r\n");
+      REQUIRE(WaitFor([&] { return server.connection_count() == 1; }));
+    }  // closed with the file's bytes unread: a reset, and the next sendfile fails (EPIPE)
+    CHECK(WaitFor([&] { return server.connection_count() == 0; }, std::chrono::seconds(5)));
+  }
+}
+
 TEST_CASE("HTTP loopback: concurrent clients are all answered") {
   HttpServerOptions o = NoAuth();
   Router r;
