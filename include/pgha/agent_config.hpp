@@ -35,6 +35,11 @@ namespace pgha {
 /// - PGHA_STATE_REFRESH_MS → state_refresh_interval (100)
 /// - PGHA_SYNCHRONOUS → synchronous_mode: on/off, true/false, 1/0 (off)
 /// - PGHA_SLOT_SYNC_INTERVAL_MS → slot_sync_interval (2000; 0: off)
+/// - PGHA_REPLICATE_PASSWORD or PGHA_REPLICATE_PASSWORD_FILE → replicate_password,
+///   PGHA_SUPERUSER_PASSWORD(_FILE) → superuser_password, PGHA_REWIND_USER → rewind_user,
+///   PGHA_REWIND_PASSWORD(_FILE) → rewind_password (clear passwords only in the environment
+///   or their files, never in the JSON file; the clear variable wins over the file)
+/// - PGHA_PASSFILE → passfile; PGHA_LOCAL_TRUST (true/false) → local_trust
 struct PGHA_API AgentConfig {
   std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
   std::string local_node = "PGNODE01";
@@ -78,6 +83,28 @@ struct PGHA_API AgentConfig {
   /// slave streams (docs/agent.md, "Synchronous replication"). Off: asynchronous.
   bool synchronous_mode = false;
 
+  /// Passwords of the roles pgha connects as across hosts. Each is read at start from the
+  /// environment or from its file (JSON `*_password_file`: a path), is never written to the
+  /// configuration file, a log or an answer, and reaches libpq only through `passfile`.
+  std::string replicate_password_file;
+  std::string replicate_password;  ///< REPLICATE_USER's (streaming, pg/sync)
+  std::string superuser_password_file;
+  std::string superuser_password;  ///< the superuser's (pg_rewind without rewind_user)
+  /// A role pg/init creates with only pg_rewind's grants; rewinds run as it ("" -> the
+  /// superuser rewinds). PostgreSQL 11+.
+  std::string rewind_user;
+  std::string rewind_password_file;
+  std::string rewind_password;
+  /// The libpq password file the agent writes at start from the passwords above (mode 0600,
+  /// owned by os_user; "" -> PassfilePath(): pgdata + ".pgpass"), named in primary_conninfo
+  /// and given to pg_basebackup and pg_rewind, so that no password is in the data directory.
+  std::string passfile;
+  /// pg/init's pg_hba.conf trusts the local socket and loopback, as the seed's sample does.
+  /// Off (the default): no trust line; the agent reaches its server over the socket by peer
+  /// (pg_ident.conf), every TCP connection needs a password (scram-sha-256). `pghactl local
+  /// up` turns it on: its nodes share one machine's loopback.
+  bool local_trust = false;
+
   /// The file's JSON (when `file` is not empty) overridden by `env`. Throws Error(kNotFound)
   /// when `file` does not exist, Error(kBadInput) naming the field for a malformed file or
   /// value.
@@ -90,8 +117,9 @@ struct PGHA_API AgentConfig {
   /// Applies the fields present in `json_text` (POST nodes/env) and checks the result; all
   /// or nothing. Throws Error(kBadInput) naming the field for one that is malformed, and for
   /// a start-only field set to another value than the running one: local_node, pgdata,
-  /// bindir, os_user, auth_disabled, listen_address, listen_port, the tls_* fields, and
-  /// api_token / api_token_file (never JSON fields: naming them is refused).
+  /// bindir, os_user, auth_disabled, listen_address, listen_port, the tls_* fields, the
+  /// password files, rewind_user, passfile, local_trust, and api_token / api_token_file and
+  /// the clear passwords (never JSON fields: naming them is refused).
   void Update(const std::string& json_text);
   /// Writes config_file atomically (temp file, fsync, rename). Throws Error(kIo).
   void Save() const;
@@ -106,6 +134,12 @@ struct PGHA_API AgentConfig {
   HttpServerTls ServerTls() const;
   /// The TLS settings of the agent's calls to its peers.
   HttpClientTls ClientTls() const;
+
+  /// `passfile`, or pgdata + ".pgpass" when it is empty.
+  std::string PassfilePath() const;
+  /// The passfile's content: a line for each role that has a password (replicate_user,
+  /// superuser, rewind_user). Empty when none has one.
+  std::string PassfileText() const;
 
   const NodeAddress& Local() const;
   std::vector<NodeAddress> Peers() const;

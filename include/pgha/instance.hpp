@@ -51,7 +51,7 @@ struct PGHA_API PostgresBinaries {
 struct InstanceOptions {
   std::string data_dir;            ///< PGDATA (required; an absolute path is best)
   std::string bindir;              ///< "" -> PostgresBinaries::Locate's search
-  std::string host = "127.0.0.1";  ///< listen_addresses at start, and the address pgha connects to
+  std::string host = "127.0.0.1";  ///< listen_addresses at start (pgha itself uses the socket)
   int port = 5432;                 ///< the server's port
   /// unix_socket_directories at start; "" -> the data directory's parent, which the OS user
   /// must be able to write.
@@ -59,6 +59,11 @@ struct InstanceOptions {
   std::string os_user = "postgres";    ///< account the programs run as (only when we are root)
   std::string superuser = "postgres";  ///< database superuser pgha connects as (initdb -U)
   std::string password;                ///< its password, if connections need one
+  /// A libpq password file (mode 0600, readable by os_user; "" -> none): used by pgha's
+  /// connections, given to the programs it runs (PGPASSFILE: pg_basebackup, pg_rewind) and
+  /// named in a standby's primary_conninfo (`passfile=`) so that no password is written into
+  /// the data directory. pgha reads it; it does not write it (the agent does).
+  std::string passfile;
   std::string log_file;                ///< server log; "" -> data_dir + ".log"
   /// Default deadline of operations; on a thread that runs a Cluster operation (or an
   /// agent's part of one) none waits past that operation's deadline.
@@ -77,6 +82,15 @@ struct InitOptions {
   std::string db_user = "datasync";       ///< DB_USER, the database owner ("" -> superuser owns it)
   std::string db_password = "datasync";   ///< DB_PASSWD ("" -> no password)
   std::string superuser_password;         ///< password for InstanceOptions::superuser ("" -> none)
+  /// pg_hba.conf trusts the local socket and loopback (the seed's sample). Off: no `trust`
+  /// line at all; the superuser reaches the server over the local socket by `peer`
+  /// authentication mapped in pg_ident.conf (the OS user and the caller's own account), and
+  /// every other connection, loopback included, needs a password (scram-sha-256).
+  bool local_trust = true;
+  /// A role for pg_rewind that is no superuser (PostgreSQL 11+): LOGIN with EXECUTE on only
+  /// the functions pg_rewind calls, in the `postgres` database ("" -> none is created).
+  std::string rewind_user;
+  std::string rewind_password;  ///< its password ("" -> none)
   std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize (11+); 0 -> default 16
   bool data_checksums = false;            ///< initdb --data-checksums
   int max_wal_senders = 10;
@@ -96,6 +110,9 @@ struct StandbyConfig {
   std::string application_name;    ///< "" -> libpq's default (walreceiver)
   std::string slot_name;           ///< primary_slot_name ("" -> no slot)
   std::string apply_delay;  ///< recovery_min_apply_delay, e.g. "5min", "300s", "0"; "" -> none
+  /// `passfile=` in primary_conninfo ("" -> InstanceOptions::passfile when no password is
+  /// given here).
+  std::string passfile;
 };
 
 /// The standbys a primary waits for before it acknowledges a commit (synchronous replication):
@@ -129,6 +146,11 @@ struct RewindSource {
   std::string user = "postgres";  ///< a superuser (or a role with pg_rewind's grants)
   std::string password;           ///< passed as PGPASSWORD
   std::string dbname = "postgres";
+  /// The role of the CHECKPOINT pgha runs on the source first (PostgreSQL 15 and older read
+  /// the source's timeline from its last checkpoint): "" -> `user`, with `password`; another
+  /// role (e.g. the superuser, when `user` may not checkpoint) finds its password in
+  /// InstanceOptions::passfile.
+  std::string checkpoint_user;
 };
 
 /// The WAL receiver of a standby (pg_stat_wal_receiver).

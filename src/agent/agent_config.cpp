@@ -10,6 +10,7 @@
 #include "fs.hpp"
 #include "json_fields.hpp"
 #include "node_json.hpp"
+#include "server_files.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -76,7 +77,20 @@ constexpr const char* kStartOnlyFields[] = {"local_node",
                                             "tls_key_file",
                                             "tls_ca_file",
                                             "tls_client_ca_file",
-                                            "tls_insecure_skip_verify"};
+                                            "tls_insecure_skip_verify",
+                                            "replicate_password_file",
+                                            "superuser_password_file",
+                                            "rewind_user",
+                                            "rewind_password_file",
+                                            "passfile",
+                                            "local_trust"};
+
+// Clear passwords are never read from JSON (the configuration file is persisted by POST
+// nodes/env and shown by GET nodes/env): only the environment or a file holds them.
+constexpr const char* kSecretFields[][2] = {
+    {"replicate_password", "PGHA_REPLICATE_PASSWORD"},
+    {"superuser_password", "PGHA_SUPERUSER_PASSWORD"},
+    {"rewind_password", "PGHA_REWIND_PASSWORD"}};
 
 // Throws Error(kBadInput) naming the first start-only field `body` sets to a value other than
 // the running one (`before`, `after`: the configuration's JSON before and after the update).
@@ -104,6 +118,12 @@ NodeAddress NodeFromJson(const json& j) {
 
 void ApplyJson(const json& j, AgentConfig* c) {
   if (!j.is_object()) throw Error(ErrorCode::kBadInput, "configuration must be a JSON object");
+  for (const auto& [field, env] : kSecretFields) {
+    if (j.contains(field))
+      throw Error(ErrorCode::kBadInput,
+                  std::string("\"") + field + "\" is never read from JSON. HINT: name a file in \"" +
+                      field + "_file\" or set " + env + " (or " + env + "_FILE)");
+  }
   Take(j, "local_node", &c->local_node);
   if (j.contains("nodes")) {
     if (!j["nodes"].is_array()) throw Error(ErrorCode::kBadInput, "\"nodes\" must be an array");
@@ -131,6 +151,12 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "db_passwd", &c->db_passwd);
   Take(j, "wal_segment_size_mb", &c->wal_segment_size_mb);
   Take(j, "synchronous_mode", &c->synchronous_mode);
+  Take(j, "replicate_password_file", &c->replicate_password_file);
+  Take(j, "superuser_password_file", &c->superuser_password_file);
+  Take(j, "rewind_user", &c->rewind_user);
+  Take(j, "rewind_password_file", &c->rewind_password_file);
+  Take(j, "passfile", &c->passfile);
+  Take(j, "local_trust", &c->local_trust);
   if (j.contains("operation_timeout_ms")) {
     std::int64_t ms = 0;
     Take(j, "operation_timeout_ms", &ms);
@@ -146,6 +172,15 @@ void ApplyJson(const json& j, AgentConfig* c) {
     Take(j, "state_refresh_ms", &ms);
     c->state_refresh_interval = std::chrono::milliseconds(ms);
   }
+}
+
+// A password (or token) file's content without its final line break. Throws
+// Error(kNotFound) naming the file (never its content).
+std::string ReadSecretFile(const std::string& path, const std::string& what) {
+  auto text = fs::ReadFileIfExists(path);
+  if (!text) throw Error(ErrorCode::kNotFound, what + " \"" + path + "\" does not exist");
+  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+  return *text;
 }
 
 NodeAddress* FindNode(AgentConfig* c, const std::string& name) {
@@ -167,9 +202,13 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   int pg_port = 5432;
   if (auto v = get("PGHA_PG_PORT")) pg_port = ParsePort(*v, "PGHA_PG_PORT");
   if (FindNode(c, c->local_node) == nullptr) {
+    // With a REMOTE_NODE the nodes are hosts of their own, reached by name (the seed's
+    // containers): PostgreSQL listens on the local node's name, which the peer connects to.
+    // Alone, the node lives on loopback.
+    const std::string host = get("REMOTE_NODE") ? c->local_node : "127.0.0.1";
     c->nodes.insert(c->nodes.begin(),
-                    {c->local_node, "http://127.0.0.1:" + std::to_string(c->listen_port),
-                     "127.0.0.1", pg_port});
+                    {c->local_node, "http://" + host + ":" + std::to_string(c->listen_port), host,
+                     pg_port});
   } else if (get("PGHA_PG_PORT")) {
     FindNode(c, c->local_node)->pg_port = pg_port;
   }
@@ -207,6 +246,28 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("PGHA_TLS_CLIENT_CA_FILE")) c->tls_client_ca_file = *v;
   if (auto v = get("PGHA_TLS_INSECURE_SKIP_VERIFY")) {
     c->tls_insecure_skip_verify = ParseBool(*v, "PGHA_TLS_INSECURE_SKIP_VERIFY");
+  }
+  if (auto v = get("PGHA_REWIND_USER")) c->rewind_user = *v;
+  if (auto v = get("PGHA_PASSFILE")) c->passfile = *v;
+  if (auto v = get("PGHA_LOCAL_TRUST")) c->local_trust = ParseBool(*v, "PGHA_LOCAL_TRUST");
+  struct Secret {
+    const char* env;
+    std::string* file;
+    std::string* value;
+  };
+  for (const Secret& s : {Secret{"PGHA_REPLICATE_PASSWORD", &c->replicate_password_file,
+                                 &c->replicate_password},
+                          Secret{"PGHA_SUPERUSER_PASSWORD", &c->superuser_password_file,
+                                 &c->superuser_password},
+                          Secret{"PGHA_REWIND_PASSWORD", &c->rewind_password_file,
+                                 &c->rewind_password}}) {
+    const std::string file_var = std::string(s.env) + "_FILE";
+    if (auto v = get(file_var.c_str())) *s.file = *v;
+    if (auto v = get(s.env)) {
+      *s.value = *v;
+    } else if (!s.file->empty()) {
+      *s.value = ReadSecretFile(*s.file, file_var);
+    }
   }
 }
 
@@ -278,7 +339,13 @@ std::string AgentConfig::ToJson() const {
             {"operation_timeout_ms", operation_timeout.count()},
             {"slot_sync_interval_ms", slot_sync_interval.count()},
             {"state_refresh_ms", state_refresh_interval.count()},
-            {"synchronous_mode", synchronous_mode}};
+            {"synchronous_mode", synchronous_mode},
+            {"replicate_password_file", replicate_password_file},
+            {"superuser_password_file", superuser_password_file},
+            {"rewind_user", rewind_user},
+            {"rewind_password_file", rewind_password_file},
+            {"passfile", passfile},
+            {"local_trust", local_trust}};
   return j.dump(2) + "\n";
 }
 
@@ -342,6 +409,17 @@ void AgentConfig::Validate() const {
   pg::CheckRoleName(superuser, "superuser");
   pg::CheckRoleName(database, "DATABASE");
   pg::CheckSecret(db_passwd, "DB_PASSWD");
+  pg::CheckSecret(replicate_password, "replicate password");
+  pg::CheckSecret(superuser_password, "superuser password");
+  pg::CheckSecret(rewind_password, "rewind password");
+  if (!rewind_user.empty()) {
+    pg::CheckRoleName(rewind_user, "rewind_user");
+    if (rewind_user == superuser || rewind_user == replicate_user)
+      throw Error(ErrorCode::kBadInput, "rewind_user \"" + rewind_user +
+                                            "\" must be a role of its own (not the superuser or "
+                                            "REPLICATE_USER)");
+  }
+  pg::CheckPrintable(passfile, "passfile", 1000);
   if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
   for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");
   // Certificates and keys are loaded now, so that a bad file stops the agent at startup.
@@ -355,6 +433,19 @@ HttpServerTls AgentConfig::ServerTls() const {
 
 HttpClientTls AgentConfig::ClientTls() const {
   return {tls_ca_file, tls_insecure_skip_verify, tls_cert_file, tls_key_file};
+}
+
+std::string AgentConfig::PassfilePath() const {
+  if (!passfile.empty()) return passfile;
+  std::string dir = pgdata;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir + ".pgpass";
+}
+
+std::string AgentConfig::PassfileText() const {
+  return pg::RenderPassfile({{replicate_user, replicate_password},
+                             {superuser, superuser_password},
+                             {rewind_user, rewind_user.empty() ? "" : rewind_password}});
 }
 
 const NodeAddress& AgentConfig::Local() const {

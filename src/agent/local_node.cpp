@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "fs.hpp"
+#include "process.hpp"
 
 namespace pgha::agent {
 
@@ -57,7 +58,25 @@ LocalNode::LocalNode(std::shared_ptr<ConfigStore> config, std::shared_ptr<HttpCl
       address_(config_->Get()->Local()),
       client_(std::move(client)),
       instance_(MakeInstanceOptions()),
-      state_cache_([this] { return instance_.State(); }, CacheOptions(*config_->Get())) {}
+      state_cache_([this] { return instance_.State(); }, CacheOptions(*config_->Get())) {
+  WritePassfile();
+}
+
+// The passwords of the configuration as a libpq passfile that the server's account can read
+// and no one else (libpq ignores a passfile with group or other permissions). Removed when
+// no role has a password, so that a stale one cannot authenticate.
+void LocalNode::WritePassfile() const {
+  auto c = config();
+  const std::string path = c->PassfilePath();
+  const std::string text = c->PassfileText();
+  if (text.empty()) {
+    if (fs::Exists(path)) fs::RemoveDurable(path);
+    return;
+  }
+  std::optional<fs::Owner> owner;
+  if (auto user = process::RunAsIfRoot(c->os_user)) owner = fs::Owner{user->uid, user->gid};
+  fs::WriteFileAtomic(path, text, 0600, owner);
+}
 
 // The settings of the start: the data directory and the node's address cannot change while
 // the agent runs (POST nodes/env refuses it).
@@ -71,6 +90,7 @@ InstanceOptions LocalNode::MakeInstanceOptions() const {
   o.os_user = c->os_user;
   o.superuser = c->superuser;
   o.timeout = c->operation_timeout;
+  if (!c->PassfileText().empty()) o.passfile = c->PassfilePath();
   return o;
 }
 
@@ -238,7 +258,11 @@ void LocalNode::Rewind(const NodeAddress& source) {
   RewindSource rs;
   rs.host = source.pg_host;
   rs.port = source.pg_port;
-  rs.user = config()->superuser;
+  auto c = config();
+  // The rewind role when there is one; the CHECKPOINT before the rewind as the superuser when
+  // the rewind role may not run it (PostgreSQL 11-14; 15+ grants it pg_checkpoint).
+  rs.user = c->rewind_user.empty() ? c->superuser : c->rewind_user;
+  if (!c->rewind_user.empty() && instance_.binaries().major < 15) rs.checkpoint_user = c->superuser;
   AtExit reset([this] { ResetCatalog(); });
   instance_.Rewind(rs);
 }
@@ -277,6 +301,11 @@ void LocalNode::Init(const std::string& database) {
   io.database = database.empty() ? c->database : database;
   io.db_user = c->db_user;
   io.db_password = c->db_passwd;
+  io.replicate_password = c->replicate_password;
+  io.superuser_password = c->superuser_password;
+  io.rewind_user = c->rewind_user;
+  io.rewind_password = c->rewind_password;
+  io.local_trust = c->local_trust;
   io.wal_segment_size_mb = c->wal_segment_size_mb;
   AtExit reset([this] { ResetCatalog(); });
   instance_.Init(io);

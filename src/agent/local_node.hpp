@@ -109,6 +109,10 @@ class LocalNode : public NodeControl {
   /// Applies synchronous_mode and the node list to the local data directory now (POST
   /// nodes/env): pgha.conf rewritten, a running server reloaded. Nothing before pg/init.
   void ApplySynchronousMode();
+  /// Writes the configuration's passwords as the libpq passfile (AgentConfig::PassfilePath,
+  /// mode 0600, owned by os_user), or removes it when no role has one. At start and after
+  /// POST nodes/env (the role names may change).
+  void WritePassfile() const;
 
  private:
   /// The configuration in effect now (a snapshot: read all of a call's settings from one).

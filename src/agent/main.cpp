@@ -77,9 +77,15 @@ int main(int argc, char** argv) {
     pgha::AgentConfig config =
         pgha::AgentConfig::Load(config_file, pgha::AgentConfig::ProcessEnvironment());
     // Read once: PostgreSQL and the programs the agent runs never see the secrets.
-    ::unsetenv("PGHA_API_TOKEN");
-    ::unsetenv("DB_PASSWD");
+    for (const char* secret : {"PGHA_API_TOKEN", "DB_PASSWD", "PGHA_REPLICATE_PASSWORD",
+                               "PGHA_SUPERUSER_PASSWORD", "PGHA_REWIND_PASSWORD"})
+      ::unsetenv(secret);
     WarnAboutFaultPoints();
+    if (!config.local_trust && config.replicate_password.empty() && !config.Peers().empty()) {
+      std::cerr << "pgha-agent: WARNING: local_trust is off and REPLICATE_USER has no password: "
+                   "no standby can connect to this node's PostgreSQL. HINT: set "
+                   "PGHA_REPLICATE_PASSWORD_FILE (docs/agent.md, \"Passwords\")\n";
+    }
     pgha::Agent agent(config);
     agent.Start();
     std::cerr << "pgha-agent " << pgha::kVersion << ": " << config.local_node << " listening on "

@@ -54,6 +54,7 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
         a.Rebuild();
         // synchronous_mode and the node list decide synchronous_standby_names.
         a.local->ApplySynchronousMode();
+        a.local->WritePassfile();
         return Json(EnvJson(next));
       },
       kBlocking);

@@ -239,6 +239,7 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
     c.bindir = o.bindir;
     c.database = o.database;
     c.synchronous_mode = o.synchronous;
+    c.local_trust = true;  // every node on this machine's loopback, as the seed's sample
     c.wal_segment_size_mb = o.wal_segment_size_mb;
     c.config_file = node_dir + "/agent.json";
     c.api_token = token;

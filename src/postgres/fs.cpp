@@ -106,6 +106,11 @@ std::string DirName(const std::string& path) {
 }
 
 void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t mode) {
+  WriteFileAtomic(path, contents, mode, std::nullopt);
+}
+
+void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t mode,
+                     const std::optional<Owner>& owner) {
   std::string dir = DirName(path);
   std::string name = BaseName(path);
   std::string tmp = path + std::string(kTempMarker) + std::to_string(::getpid());
@@ -117,7 +122,7 @@ void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t 
     WriteAll(fd.get(), contents, tmp);
     fault("temp-written");
     if (::fchmod(fd.get(), mode) != 0) IoError("cannot chmod", tmp, errno);
-    ChownIfRoot(tmp, OwnerOf(dir));
+    ChownIfRoot(tmp, owner ? *owner : OwnerOf(dir));
     if (::fsync(fd.get()) != 0) IoError("cannot fsync", tmp, errno);
     if (::close(fd.release()) != 0) IoError("cannot close", tmp, errno);
     fault("temp-synced");

@@ -37,6 +37,9 @@ std::string DirName(const std::string& path);
 /// dir-synced; src/core/fault_point.hpp) let tests kill the writer at each stage. Throws
 /// Error(kIo).
 void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t mode = 0600);
+/// The same with the file given to `owner` (when root) rather than the directory's owner.
+void WriteFileAtomic(const std::string& path, std::string_view contents, mode_t mode,
+                     const std::optional<Owner>& owner);
 
 /// Removes `path` if it exists and fsyncs its directory. Throws Error(kIo) on other failures.
 void RemoveDurable(const std::string& path);

@@ -128,14 +128,16 @@ void RequireDataDirectory(const Instance& in) {
                                           " HINT: Init or Sync it first");
 }
 
-pg::PqSession Connect(const Instance& in, bool socket_only) {
+pg::PqSession Connect(const Instance& in) {
   const InstanceOptions& o = in.options();
-  bool wildcard = o.host == "*" || o.host == "0.0.0.0" || o.host == "::";
   pg::ConnectParams p;
-  p.host = socket_only || wildcard ? o.socket_dir : o.host;
+  // Always the local socket pgha's start set up: the server is this machine's, and a
+  // pg_hba.conf without `trust` lets the superuser in there by `peer` (InitOptions::local_trust).
+  p.host = o.socket_dir;
   p.port = o.port;
   p.user = o.superuser;
   p.password = o.password;
+  p.passfile = o.passfile;
   p.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(
       o.connect_timeout + std::chrono::milliseconds(999));
   p.statement_timeout = o.timeout;
@@ -161,6 +163,7 @@ Instance::Instance(InstanceOptions options)
   pg::CheckPort(options_.port, "port");
   pg::CheckRoleName(options_.superuser, "superuser");
   pg::CheckSecret(options_.password, "password");
+  pg::CheckPrintable(options_.passfile, "passfile", 1000);
   if (options_.os_user.empty()) throw Error(ErrorCode::kBadInput, "os_user is empty");
   process::RunAsIfRoot(options_.os_user);  // kNotFound early for an unknown account
   if (options_.socket_dir.empty())

@@ -42,10 +42,9 @@ void RequireRunning(const Instance& in, std::string_view operation);
 /// Throws Error(kNotFound) unless the data directory holds PG_VERSION.
 void RequireDataDirectory(const Instance& in);
 
-/// A superuser session to this server: TCP to options().host, or the unix socket directory
-/// when `socket_only` or when host is a wildcard ("*", "0.0.0.0", "::"). Throws
-/// pg::PostgresError.
-pg::PqSession Connect(const Instance& in, bool socket_only = false);
+/// A superuser session to this server over its unix socket (options().socket_dir), with
+/// options().password or the passfile. Throws pg::PostgresError.
+pg::PqSession Connect(const Instance& in);
 
 /// `message` followed by " | server log: <tail>" when the log has something.
 std::string WithLogTail(const Instance& in, const std::string& message);

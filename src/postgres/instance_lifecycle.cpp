@@ -22,7 +22,7 @@ std::string Millis(Clock::time_point start) {
 }
 
 // Polls until the postmaster `pid` is ready (see Instance::Start).
-void WaitUntilReady(const Instance& in, pid_t pid, Clock::time_point deadline, bool socket_only) {
+void WaitUntilReady(const Instance& in, pid_t pid, Clock::time_point deadline) {
   const std::string& data = in.options().data_dir;
   auto start = Clock::now();
   std::string last = "postmaster.pid not written yet";
@@ -36,7 +36,7 @@ void WaitUntilReady(const Instance& in, pid_t pid, Clock::time_point deadline, b
       last = "postmaster status \"" + pf->status + "\"";
       if (pf->status == "ready") {
         try {
-          Connect(in, socket_only).QueryValue("SELECT 1");
+          Connect(in).QueryValue("SELECT 1");
           return;
         } catch (const pg::PostgresError& e) {
           // Authentication and configuration errors will not go away by waiting.
@@ -73,7 +73,7 @@ void StartServer(const Instance& in, Clock::time_point deadline, bool socket_onl
                                 "-c",
                                 "unix_socket_directories=" + o.socket_dir};
   pid_t pid = process::SpawnDetached(PgCommand(in, std::move(argv), deadline), o.log_file);
-  WaitUntilReady(in, pid, deadline, socket_only);
+  WaitUntilReady(in, pid, deadline);
 }
 
 }  // namespace inst

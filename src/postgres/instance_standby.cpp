@@ -149,6 +149,7 @@ process::Command BaseBackupCommand(const Instance& in, const SyncOptions& o,
   cmd.env.emplace_back("PGCONNECT_TIMEOUT", "10");
   cmd.env.emplace_back("PGAPPNAME", "pgha_sync");
   if (!o.password.empty()) cmd.env.emplace_back("PGPASSWORD", o.password);
+  if (!in.options().passfile.empty()) cmd.env.emplace_back("PGPASSFILE", in.options().passfile);
   return cmd;
 }
 
@@ -158,13 +159,21 @@ void CheckRewindSource(const RewindSource& src) {
   pg::CheckRoleName(src.user, "rewind source user");
   pg::CheckRoleName(src.dbname, "rewind source dbname");
   pg::CheckSecret(src.password, "rewind source password");
+  if (!src.checkpoint_user.empty()) pg::CheckRoleName(src.checkpoint_user, "checkpoint user");
 }
 
 // CHECKPOINT on the source, so that its pg_control shows its current timeline. A role that
 // may not checkpoint (or a standby source) leaves it to pg_rewind.
-void CheckpointSource(const RewindSource& src) {
+void CheckpointSource(const RewindSource& src, const std::string& passfile) {
   try {
-    pg::ConnectParams p{src.host, src.port, src.user, src.password, src.dbname, "pgha_rewind"};
+    pg::ConnectParams p;
+    p.host = src.host;
+    p.port = src.port;
+    p.user = src.checkpoint_user.empty() ? src.user : src.checkpoint_user;
+    p.password = src.checkpoint_user.empty() ? src.password : "";
+    p.passfile = passfile;
+    p.dbname = src.dbname;
+    p.application_name = "pgha_rewind";
     pg::PqSession::Connect(p).Query("CHECKPOINT");
   } catch (const pg::PostgresError& e) {
     if (e.sqlstate() != "42501" && e.sqlstate() != "25006") throw;
@@ -173,8 +182,10 @@ void CheckpointSource(const RewindSource& src) {
 
 }  // namespace
 
-void Instance::WriteStandbyConfig(const StandbyConfig& config) {
+void Instance::WriteStandbyConfig(const StandbyConfig& given) {
   inst::RequireDataDirectory(*this);
+  StandbyConfig config = given;
+  if (config.password.empty() && config.passfile.empty()) config.passfile = options_.passfile;
   if (binaries_.major >= 12) {
     std::string path = inst::DataPath(*this, pg::kPghaConf);
     std::string text = pg::RenderPghaConf(config, fs::ReadFileIfExists(path).value_or(""));
@@ -244,7 +255,7 @@ void Instance::EnsurePhysicalSlot(const std::string& name) {
 
 void Instance::Sync(const SyncOptions& o) {
   StandbyConfig standby{o.source_host,      o.source_port, o.user,       o.password,
-                        o.application_name, o.slot_name,   o.apply_delay};
+                        o.application_name, o.slot_name,   o.apply_delay, ""};
   pg::StandbySettings(standby);  // every value checked before anything is touched
   const std::string& data = options_.data_dir;
   if (auto pid = inst::LivePostmaster(*this))
@@ -289,7 +300,7 @@ void Instance::Rewind(const RewindSource& src, Timeout timeout) {
                     "\") HINT: start it as a standby (WriteStandbyConfig, Start) and stop it "
                     "with mode fast, then rewind");
   // pg_rewind before 16 reads the source's timeline from its last checkpoint (§2.3).
-  if (binaries_.major <= 15) CheckpointSource(src);
+  if (binaries_.major <= 15) CheckpointSource(src, options_.passfile);
   std::string conninfo = pg::BuildConninfo({{"host", src.host},
                                             {"port", std::to_string(src.port)},
                                             {"user", src.user},
@@ -301,6 +312,7 @@ void Instance::Rewind(const RewindSource& src, Timeout timeout) {
                        "--source-server=" + conninfo},
                       deadline);
   if (!src.password.empty()) cmd.env.emplace_back("PGPASSWORD", src.password);
+  if (!options_.passfile.empty()) cmd.env.emplace_back("PGPASSFILE", options_.passfile);
   process::RunChecked(cmd, "pg_rewind from " + src.host + ":" + std::to_string(src.port));
   // Never let the rewound node come up as a second primary.
   if (!HasStandbyConfig()) {

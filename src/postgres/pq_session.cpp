@@ -73,6 +73,10 @@ PqSession PqSession::Connect(const ConnectParams& p) {
     keys.push_back("password");
     values.push_back(p.password.c_str());
   }
+  if (!p.passfile.empty()) {
+    keys.push_back("passfile");
+    values.push_back(p.passfile.c_str());
+  }
   if (!options.empty()) {
     keys.push_back("options");
     values.push_back(options.c_str());

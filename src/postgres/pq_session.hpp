@@ -39,6 +39,7 @@ struct ConnectParams {
   int port = 5432;
   std::string user;
   std::string password;  ///< "" -> none
+  std::string passfile;  ///< libpq's passfile ("" -> libpq's default, ~/.pgpass)
   std::string dbname = "postgres";
   std::string application_name = "pgha";
   std::chrono::seconds connect_timeout{5};

@@ -57,24 +57,73 @@ std::string_view TrimRight(std::string_view s) {
 
 }  // namespace
 
-std::string RenderPgHba(const InitOptions& o) {
+std::string RenderPgHba(const InitOptions& o, const std::string& superuser) {
   std::string net = CheckSubnet(o.subnet, o.mask);
   CheckRoleName(o.replicate_user, "REPLICATE_USER");
-  std::string scram = "scram-sha-256";
-  std::string out =
-      "# pg_hba.conf written by pgha init, after the seed's sample: trust only on the local\n"
-      "# socket and loopback; replication from SUBNET/MASK and all other hosts need a password\n"
-      "# (scram-sha-256; the seed's md5 hashes are deprecated).\n";
-  out += HbaLine("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD");
-  out += HbaLine("local", "all", "all", "", "trust");
-  out += HbaLine("host", "all", "all", "127.0.0.1/32", "trust");
-  out += HbaLine("host", "all", "all", "::1/128", "trust");
-  out += HbaLine("local", "replication", "all", "", "trust");
-  out += HbaLine("host", "replication", "all", "127.0.0.1/32", "trust");
-  out += HbaLine("host", "replication", "all", "::1/128", "trust");
+  CheckRoleName(superuser, "superuser");
+  const std::string scram = "scram-sha-256";
+  std::string out;
+  if (o.local_trust) {
+    out =
+        "# pg_hba.conf written by pgha init, after the seed's sample: trust only on the local\n"
+        "# socket and loopback; replication from SUBNET/MASK and all other hosts need a password\n"
+        "# (scram-sha-256; the seed's md5 hashes are deprecated).\n";
+    out += HbaLine("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD");
+    out += HbaLine("local", "all", "all", "", "trust");
+    out += HbaLine("host", "all", "all", "127.0.0.1/32", "trust");
+    out += HbaLine("host", "all", "all", "::1/128", "trust");
+    out += HbaLine("local", "replication", "all", "", "trust");
+    out += HbaLine("host", "replication", "all", "127.0.0.1/32", "trust");
+    out += HbaLine("host", "replication", "all", "::1/128", "trust");
+  } else {
+    out =
+        "# pg_hba.conf written by pgha init, without trust: the superuser on the local socket by\n"
+        "# peer as mapped in pg_ident.conf (map pgha), and every other connection, loopback\n"
+        "# included, with a password (scram-sha-256).\n";
+    out += HbaLine("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD");
+    out += HbaLine("local", "all", "\"" + superuser + "\"", "", "peer map=pgha");
+    out += HbaLine("local", "all", "all", "", scram);
+    out += HbaLine("local", "replication", "all", "", scram);
+    out += HbaLine("host", "replication", "all", "127.0.0.1/32", scram);
+    out += HbaLine("host", "replication", "all", "::1/128", scram);
+  }
   out += HbaLine("host", "replication", "\"" + o.replicate_user + "\"", net, scram);
   out += HbaLine("host", "all", "all", "0.0.0.0/0", scram);
   out += HbaLine("host", "all", "all", "::/0", scram);
+  return out;
+}
+
+std::string RenderPgIdent(const std::vector<std::string>& os_users, const std::string& superuser) {
+  CheckRoleName(superuser, "superuser");
+  std::string out =
+      "# pg_ident.conf written by pgha init: the accounts that may be the superuser on the local\n"
+      "# socket (pg_hba.conf's `peer map=pgha`).\n";
+  std::vector<std::string> seen;
+  for (const std::string& user : os_users) {
+    if (std::find(seen.begin(), seen.end(), user) != seen.end()) continue;
+    CheckRoleName(user, "OS user");
+    seen.push_back(user);
+    out += Pad("pgha", 7) + Pad(user, 15) + "\"" + superuser + "\"\n";
+  }
+  return out;
+}
+
+std::string RenderPassfile(const std::vector<PassfileEntry>& entries) {
+  auto escape = [](const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == ':' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out;
+  };
+  std::string out;
+  for (const PassfileEntry& e : entries) {
+    if (e.password.empty()) continue;
+    CheckRoleName(e.user, "passfile user");
+    CheckSecret(e.password, "password of " + e.user);
+    out += "*:*:*:" + escape(e.user) + ":" + escape(e.password) + "\n";
+  }
   return out;
 }
 

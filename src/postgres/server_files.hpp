@@ -8,16 +8,32 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pgha/instance.hpp"
 
 namespace pgha::pg {
 
-/// pg_hba.conf after the seed's sample: trust on the local socket and loopback only (as the
-/// seed has it), REPLICATE_USER's replication from SUBNET/MASK and everything else from
-/// anywhere with scram-sha-256 (the seed's md5 is deprecated). Throws Error(kBadInput) for a
-/// bad SUBNET, MASK or role name.
-std::string RenderPgHba(const InitOptions& options);
+/// pg_hba.conf. With InitOptions::local_trust, after the seed's sample: trust on the local
+/// socket and loopback only, REPLICATE_USER's replication from SUBNET/MASK and everything
+/// else from anywhere with scram-sha-256 (the seed's md5 is deprecated). Without it, no trust
+/// line: `superuser` by peer on the local socket (map pgha, RenderPgIdent), everything else
+/// with scram-sha-256. Throws Error(kBadInput) for a bad SUBNET, MASK or role name.
+std::string RenderPgHba(const InitOptions& options, const std::string& superuser);
+
+/// pg_ident.conf: map `pgha` lets each of `os_users` be `superuser`.
+std::string RenderPgIdent(const std::vector<std::string>& os_users, const std::string& superuser);
+
+/// One line of a libpq password file: any host, port and database, this role.
+struct PassfileEntry {
+  std::string user;
+  std::string password;  ///< "" -> no line
+};
+
+/// A libpq password file (`*:*:*:user:password`, with `:` and `\` escaped). Throws
+/// Error(kBadInput) for a bad role name or a password libpq could not take (the message never
+/// holds the password).
+std::string RenderPassfile(const std::vector<PassfileEntry>& entries);
 
 /// The block Init appends to postgresql.conf: wal_level, max_wal_senders,
 /// max_replication_slots, hot_standby, hot_standby_feedback, wal_log_hints, wal_keep_size

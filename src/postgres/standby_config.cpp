@@ -57,6 +57,7 @@ std::string PrimaryConninfo(const StandbyConfig& c) {
                         {"port", std::to_string(c.primary_port)},
                         {"user", c.user},
                         {"password", c.password},
+                        {"passfile", c.password.empty() ? c.passfile : ""},
                         {"application_name", c.application_name}});
 }
 
@@ -65,6 +66,7 @@ std::vector<std::pair<std::string, std::string>> StandbySettings(const StandbyCo
   CheckPort(c.primary_port, "primary port");
   CheckRoleName(c.user, "replication user");
   CheckSecret(c.password, "replication password");
+  CheckPrintable(c.passfile, "passfile", 1000);
   CheckPrintable(c.application_name, "application name", 63);
   std::vector<std::pair<std::string, std::string>> settings{
       {"primary_conninfo", QuoteGucString(PrimaryConninfo(c))}};

@@ -29,7 +29,7 @@ Instance MakeInstance(const std::string& data_dir, int port, const std::string& 
                       const std::string& bindir, const std::string& os_user,
                       const std::string& superuser, const std::string& password,
                       const std::string& socket_dir, const std::string& log_file, double timeout,
-                      double connect_timeout) {
+                      double connect_timeout, const std::string& passfile) {
   InstanceOptions o;
   o.data_dir = data_dir;
   o.port = port;
@@ -38,6 +38,7 @@ Instance MakeInstance(const std::string& data_dir, int port, const std::string& 
   o.os_user = os_user;
   o.superuser = superuser;
   o.password = password;
+  o.passfile = passfile;
   o.socket_dir = socket_dir;
   o.log_file = log_file;
   o.timeout = Millis(timeout);
@@ -50,8 +51,12 @@ void Init(Instance& in, const std::string& subnet, int mask, const std::string& 
           const std::string& db_user, const std::string& db_password,
           const std::string& superuser_password, std::uint32_t wal_segment_size_mb,
           bool data_checksums, int max_wal_senders, int max_replication_slots,
-          std::uint32_t wal_keep_mb, const std::map<std::string, std::string>& settings) {
+          std::uint32_t wal_keep_mb, const std::map<std::string, std::string>& settings,
+          bool local_trust, const std::string& rewind_user, const std::string& rewind_password) {
   InitOptions o;
+  o.local_trust = local_trust;
+  o.rewind_user = rewind_user;
+  o.rewind_password = rewind_password;
   o.subnet = subnet;
   o.mask = mask;
   o.replicate_user = replicate_user;
@@ -161,7 +166,7 @@ void BindInstance(pb::module_& m) {
         pb::arg("host") = "127.0.0.1", pb::arg("bindir") = "", pb::arg("os_user") = "postgres",
         pb::arg("superuser") = "postgres", pb::arg("password") = "", pb::arg("socket_dir") = "",
         pb::arg("log_file") = "", pb::arg("timeout") = 60.0, pb::arg("connect_timeout") = 5.0,
-        Release());
+        pb::arg("passfile") = "", Release());
   c.def_property_readonly("data_dir", [](const Instance& in) { return in.options().data_dir; })
       .def_property_readonly("port", [](const Instance& in) { return in.options().port; })
       .def_property_readonly("host", [](const Instance& in) { return in.options().host; })
@@ -177,7 +182,9 @@ void BindInstance(pb::module_& m) {
         pb::arg("db_password") = "datasync", pb::arg("superuser_password") = "",
         pb::arg("wal_segment_size_mb") = 0, pb::arg("data_checksums") = false,
         pb::arg("max_wal_senders") = 10, pb::arg("max_replication_slots") = 10,
-        pb::arg("wal_keep_mb") = 1024, pb::arg("settings") = std::map<std::string, std::string>{});
+        pb::arg("wal_keep_mb") = 1024, pb::arg("settings") = std::map<std::string, std::string>{},
+        pb::arg("local_trust") = true, pb::arg("rewind_user") = "",
+        pb::arg("rewind_password") = "");
   c.def(
       "start", [](Instance& in, std::optional<double> t) { in.Start(TimeoutOf(t)); },
       pb::arg("timeout") = pb::none(), Release());
@@ -197,12 +204,12 @@ void BindInstance(pb::module_& m) {
       "write_standby_config",
       [](Instance& in, const std::string& host, int port, const std::string& user,
          const std::string& password, const std::string& app, const std::string& slot,
-         const std::string& delay) {
-        in.WriteStandbyConfig(StandbyConfig{host, port, user, password, app, slot, delay});
+         const std::string& delay, const std::string& passfile) {
+        in.WriteStandbyConfig(StandbyConfig{host, port, user, password, app, slot, delay, passfile});
       },
       pb::arg("primary_host"), pb::arg("primary_port"), pb::arg("user") = "replicate",
       pb::arg("password") = "", pb::arg("application_name") = "", pb::arg("slot_name") = "",
-      pb::arg("apply_delay") = "", Release());
+      pb::arg("apply_delay") = "", pb::arg("passfile") = "", Release());
   c.def("remove_standby_config", &Instance::RemoveStandbyConfig, Release());
   c.def(
       "set_synchronous_standbys",
@@ -226,12 +233,13 @@ void BindInstance(pb::module_& m) {
   c.def(
       "rewind",
       [](Instance& in, const std::string& host, int port, const std::string& user,
-         const std::string& password, const std::string& dbname, std::optional<double> t) {
-        in.Rewind(RewindSource{host, port, user, password, dbname}, TimeoutOf(t));
+         const std::string& password, const std::string& dbname, std::optional<double> t,
+         const std::string& checkpoint_user) {
+        in.Rewind(RewindSource{host, port, user, password, dbname, checkpoint_user}, TimeoutOf(t));
       },
       pb::arg("source_host"), pb::arg("source_port"), pb::arg("user") = "postgres",
       pb::arg("password") = "", pb::arg("dbname") = "postgres", pb::arg("timeout") = pb::none(),
-      Release());
+      pb::arg("checkpoint_user") = "", Release());
   c.def("is_running", &Instance::IsRunning, Release());
   c.def("postmaster_pid", &Instance::PostmasterPid, Release());
   c.def("observe", &Instance::Observe, Release());

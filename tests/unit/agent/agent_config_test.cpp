@@ -88,7 +88,8 @@ TEST_CASE("The seed's environment makes a two-node configuration") {
   CHECK(c.local_node == "pg-node01");
   CHECK(c.listen_port == 18079);
   REQUIRE(c.nodes.size() == 2);
-  CHECK(c.Local().agent_url == "http://127.0.0.1:18079");
+  CHECK(c.Local().agent_url == "http://pg-node01:18079");  // hosts of their own, by name
+  CHECK(c.Local().pg_host == "pg-node01");
   CHECK(c.Local().pg_port == 15432);
   REQUIRE(c.Peers().size() == 1);
   CHECK(c.Peers()[0].name == "pg-node02");
@@ -155,6 +156,64 @@ TEST_CASE("The token comes from a file, without its line end, and never into the
   CHECK(c.api_token == "from-a-file");
   CHECK(c.ToJson().find("from-a-file") == std::string::npos);
   CHECK(CodeOf(LoadNoFile, {{"PGHA_API_TOKEN_FILE", dir.File("absent")}}) == ErrorCode::kNotFound);
+}
+
+TEST_CASE("Passwords come from the environment or their files, never from or into the JSON") {
+  TempDir dir;
+  Write(dir.File("token"), "replication-secret\n");  // TempDir removes "token" only
+  Env env = kBase;
+  env["PGHA_REPLICATE_PASSWORD_FILE"] = dir.File("token");
+  env["PGHA_SUPERUSER_PASSWORD"] = "super:secret";
+  env["PGHA_REWIND_USER"] = "pgha_rewind";
+  env["PGHA_REWIND_PASSWORD"] = "rewind-secret";
+  env["PGDATA"] = "/srv/pg/data/";
+  AgentConfig c = AgentConfig::Load("", env);
+  CHECK(c.replicate_password == "replication-secret");
+  CHECK(c.superuser_password == "super:secret");
+  CHECK(c.rewind_user == "pgha_rewind");
+  CHECK_FALSE(c.local_trust);  // trust only where the operator asks
+  CHECK(c.PassfilePath() == "/srv/pg/data.pgpass");
+  CHECK(c.PassfileText() ==
+        "*:*:*:replicate:replication-secret\n*:*:*:postgres:super\\:secret\n"
+        "*:*:*:pgha_rewind:rewind-secret\n");
+  const std::string j = c.ToJson();
+  for (const char* secret : {"replication-secret", "super:secret", "rewind-secret"})
+    CHECK(j.find(secret) == std::string::npos);
+  CHECK(j.find(dir.File("token")) != std::string::npos);  // the file's path is kept
+  // The clear variable wins over the file; a file that is not there stops the start.
+  env["PGHA_REPLICATE_PASSWORD"] = "from-the-environment";
+  CHECK(AgentConfig::Load("", env).replicate_password == "from-the-environment");
+  env.erase("PGHA_REPLICATE_PASSWORD");
+  env["PGHA_REPLICATE_PASSWORD_FILE"] = dir.File("absent");
+  try {
+    AgentConfig::Load("", env);
+    FAIL("a missing password file was taken for no password");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kNotFound);
+    CHECK(std::string(e.what()).find("PGHA_REPLICATE_PASSWORD_FILE") != std::string::npos);
+  }
+  // The file's JSON names files, never passwords.
+  Write(dir.File("agent.json"), R"({"replicate_password": "in-the-file"})");
+  try {
+    AgentConfig::Load(dir.File("agent.json"), kBase);
+    FAIL("a clear password was read from JSON");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kBadInput);
+    CHECK(std::string(e.what()).find("in-the-file") == std::string::npos);
+  }
+  Write(dir.File("agent.json"),
+        R"({"replicate_password_file": ")" + dir.File("token") + R"(", "local_trust": true,
+            "passfile": "/run/pgha/pgpass"})");
+  Write(dir.File("token"), "replication-secret\n");
+  c = AgentConfig::Load(dir.File("agent.json"), kBase);
+  CHECK(c.replicate_password == "replication-secret");
+  CHECK(c.local_trust);
+  CHECK(c.PassfilePath() == "/run/pgha/pgpass");
+  // No password: no passfile content; a rewind role that is the superuser is refused.
+  CHECK(AgentConfig::Load("", kBase).PassfileText().empty());
+  CHECK(CodeOf(LoadNoFile, With(kBase, "PGHA_REWIND_USER", "postgres")) == ErrorCode::kBadInput);
+  CHECK(CodeOf(LoadNoFile, With(kBase, "PGHA_REPLICATE_PASSWORD", "bad\nline")) ==
+        ErrorCode::kBadInput);
 }
 
 TEST_CASE("No token and no explicit auth_disabled: the agent does not start") {
@@ -319,6 +378,14 @@ TEST_CASE("POST nodes/env refuses the start-only fields, naming each, and change
       {"tls_insecure_skip_verify", R"({"tls_insecure_skip_verify": true})"},
       {"local_node", R"({"local_node": "intruder"})"},
       {"pgdata", R"({"pgdata": "/tmp/elsewhere"})"},
+      {"replicate_password_file", R"({"replicate_password_file": "/tmp/pw"})"},
+      {"superuser_password_file", R"({"superuser_password_file": "/tmp/pw"})"},
+      {"rewind_password_file", R"({"rewind_password_file": "/tmp/pw"})"},
+      {"rewind_user", R"({"rewind_user": "someone"})"},
+      {"passfile", R"({"passfile": "/tmp/elsewhere.pgpass"})"},
+      {"local_trust", R"({"local_trust": true})"},
+      {"replicate_password", R"({"replicate_password": "chosen-by-the-caller"})"},
+      {"superuser_password", R"({"superuser_password": "chosen-by-the-caller"})"},
       // Next to an allowed field: neither is applied.
       {"auth_disabled", R"({"database": "other", "auth_disabled": true})"},
   };

@@ -294,7 +294,7 @@ TEST_CASE("pg_hba.conf follows the seed's sample with scram instead of md5") {
   o.subnet = "10.137.91.0";
   o.mask = 24;
   o.replicate_user = "replicate";
-  std::string hba = pgha::pg::RenderPgHba(o);
+  std::string hba = pgha::pg::RenderPgHba(o, "postgres");
   std::vector<std::vector<std::string>> rows;
   std::size_t pos = 0;
   while (pos < hba.size()) {
@@ -328,7 +328,7 @@ TEST_CASE("pg_hba.conf follows the seed's sample with scram instead of md5") {
 
   o.subnet = "fd00::";
   o.mask = 64;
-  CHECK(pgha::pg::RenderPgHba(o).find("fd00::/64") != std::string::npos);
+  CHECK(pgha::pg::RenderPgHba(o, "postgres").find("fd00::/64") != std::string::npos);
   struct Bad {
     std::string subnet;
     int mask;
@@ -350,11 +350,66 @@ TEST_CASE("pg_hba.conf follows the seed's sample with scram instead of md5") {
     o.mask = b.mask;
     o.replicate_user = b.user;
     try {
-      pgha::pg::RenderPgHba(o);
+      pgha::pg::RenderPgHba(o, "postgres");
       FAIL("accepted");
     } catch (const pgha::Error& e) {
       CHECK(e.code() == ErrorCode::kBadInput);
     }
+  }
+}
+
+TEST_CASE("pg_hba.conf without local trust: peer for the superuser, scram for everything else") {
+  pgha::InitOptions o;
+  o.subnet = "192.0.2.0";
+  o.mask = 24;
+  o.local_trust = false;
+  std::string hba = pgha::pg::RenderPgHba(o, "postgres");
+  CHECK(hba.find("md5") == std::string::npos);
+  CHECK(hba.find("local   all             \"postgres\"                              peer map=pgha") !=
+        std::string::npos);
+  // Every line but the superuser's peer line asks for scram.
+  std::size_t lines = 0;
+  std::size_t scram = 0;
+  std::size_t pos = 0;
+  while (pos < hba.size()) {
+    std::size_t nl = hba.find('\n', pos);
+    std::string line = hba.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    ++lines;
+    CHECK(line.find("trust") == std::string::npos);
+    if (line.size() > 13 && line.compare(line.size() - 13, 13, "scram-sha-256") == 0) ++scram;
+  }
+  CHECK(lines == 8);
+  CHECK(scram == 7);
+  CHECK(hba.find("host    replication     \"replicate\"     192.0.2.0/24            scram-sha-256\n") !=
+        std::string::npos);
+  try {
+    pgha::pg::RenderPgHba(o, "bad\"name");
+    FAIL("accepted");
+  } catch (const pgha::Error& e) {
+    CHECK(e.code() == ErrorCode::kBadInput);
+  }
+}
+
+TEST_CASE("pg_ident.conf maps each account once to the superuser") {
+  std::string ident = pgha::pg::RenderPgIdent({"postgres", "root", "postgres"}, "postgres");
+  CHECK(ident.find("pgha    postgres        \"postgres\"\n") != std::string::npos);
+  CHECK(ident.find("pgha    root            \"postgres\"\n") != std::string::npos);
+  CHECK(ident.find("postgres        \"postgres\"") == ident.rfind("postgres        \"postgres\""));
+}
+
+TEST_CASE("a passfile escapes ':' and '\\' and never shows a refused password") {
+  using pgha::pg::PassfileEntry;
+  CHECK(pgha::pg::RenderPassfile({{"replicate", "a:b\\c"}, {"postgres", ""}, {"pgha_rewind", "x"}}) ==
+        "*:*:*:replicate:a\\:b\\\\c\n*:*:*:pgha_rewind:x\n");
+  CHECK(pgha::pg::RenderPassfile({}).empty());
+  try {
+    pgha::pg::RenderPassfile({{"replicate", "line\nbreak-secret"}});
+    FAIL("accepted");
+  } catch (const pgha::Error& e) {
+    CHECK(e.code() == ErrorCode::kBadInput);
+    CHECK(std::string(e.what()).find("secret") == std::string::npos);
   }
 }
 
