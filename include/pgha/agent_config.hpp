@@ -104,6 +104,12 @@ struct PGHA_API AgentConfig {
   /// (pg_ident.conf), every TCP connection needs a password (scram-sha-256). `pghactl local
   /// up` turns it on: its nodes share one machine's loopback.
   bool local_trust = false;
+  /// Server parameters (JSON object `parameters`, as Patroni's `postgresql.parameters`): name
+  /// to value (strings, numbers and booleans are taken as their text). Written at every start
+  /// into pgha.parameters.conf over DefaultParameters; POST nodes/env applies a change at
+  /// once (reload) and names those that wait for a restart. Names pgha sets itself
+  /// (Instance::ManagedParameter) and wal_level = minimal are refused.
+  std::map<std::string, std::string> parameters;
 
   /// The file's JSON (when `file` is not empty) overridden by `env`. Throws Error(kNotFound)
   /// when `file` does not exist, Error(kBadInput) naming the field for a malformed file or
@@ -134,6 +140,14 @@ struct PGHA_API AgentConfig {
   HttpServerTls ServerTls() const;
   /// The TLS settings of the agent's calls to its peers.
   HttpClientTls ClientTls() const;
+
+  /// What pgha needs of every server unless `parameters` says otherwise: wal_level logical,
+  /// hot_standby and hot_standby_feedback on, wal_log_hints on (pg_rewind), scram-sha-256
+  /// password_encryption, and on 13+ max_slot_wal_keep_size 8GB, so that the slot of a standby
+  /// that is gone cannot fill the master's disk.
+  static std::map<std::string, std::string> DefaultParameters(int major);
+  /// DefaultParameters overridden by `parameters`, sorted by name.
+  std::vector<std::pair<std::string, std::string>> ServerParameters(int major) const;
 
   /// `passfile`, or pgdata + ".pgpass" when it is empty.
   std::string PassfilePath() const;

@@ -123,6 +123,12 @@ struct SynchronousStandbys {
   int count = 1;                   ///< how many of them must confirm, 1..names.size()
 };
 
+/// What WriteParameters did.
+struct ParameterReport {
+  bool changed = false;                      ///< the file was rewritten
+  std::vector<std::string> pending_restart;  ///< settings waiting for a restart (running only)
+};
+
 /// Where Sync takes its base backup from, and the standby configuration it writes after.
 struct SyncOptions {
   std::string source_host;
@@ -269,6 +275,23 @@ class PGHA_API Instance {
   /// applies the moment it is promoted. Throws kBadInput (names, count), kNotFound (no
   /// postgresql.conf), kIo, kPostgresFailed.
   void SetSynchronousStandbys(const SynchronousStandbys& standbys);
+  /// Writes `parameters` (name, value; PostgreSQL's configuration-file grammar, values quoted)
+  /// as pgha.parameters.conf, included by postgresql.conf just before pgha.conf: after Init's
+  /// block, so that they win over it, and before the standby settings, which stay pgha's. The
+  /// include line is added if missing. A running server reloads; the answer names the
+  /// settings that take effect only at the next restart (pending_restart) and those the
+  /// server refuses (invalid: the file is put back as it was and kBadInput is thrown, naming
+  /// them). A stopped server takes them at its next start. Throws kBadInput (a bad name or
+  /// value, or a name pgha manages: see ManagedParameter), kNotFound, kIo, kPostgresFailed.
+  ParameterReport WriteParameters(const std::vector<std::pair<std::string, std::string>>& parameters);
+  /// Settings that need a restart to take the value the configuration files give now (empty
+  /// when not running). Throws kPostgresFailed.
+  std::vector<std::string> PendingRestart() const;
+  /// True for the settings pgha writes itself and refuses in WriteParameters: the address,
+  /// port and socket of each start, the file locations and includes, and the standby and
+  /// synchronous settings (primary_conninfo, primary_slot_name, recovery_target_timeline,
+  /// recovery_min_apply_delay, synchronous_standby_names).
+  static bool ManagedParameter(std::string_view name);
   /// True when the next start would be a standby (standby.signal, or recovery.conf with 10-11).
   bool HasStandbyConfig() const;
   /// Creates physical slot `name` (reserving WAL now) unless it exists. Throws kBadInput for

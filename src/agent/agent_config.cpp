@@ -10,6 +10,7 @@
 #include "fs.hpp"
 #include "json_fields.hpp"
 #include "node_json.hpp"
+#include "pgha/instance.hpp"
 #include "server_files.hpp"
 
 extern char** environ;  // NOLINT: POSIX
@@ -157,6 +158,24 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "rewind_password_file", &c->rewind_password_file);
   Take(j, "passfile", &c->passfile);
   Take(j, "local_trust", &c->local_trust);
+  if (j.contains("parameters")) {
+    const json& params = j.at("parameters");
+    if (!params.is_object())
+      throw Error(ErrorCode::kBadInput, "\"parameters\" must be an object of name: value");
+    c->parameters.clear();
+    for (const auto& [name, value] : params.items()) {
+      if (value.is_string()) {
+        c->parameters[name] = value.get<std::string>();
+      } else if (value.is_boolean()) {
+        c->parameters[name] = value.get<bool>() ? "on" : "off";
+      } else if (value.is_number()) {
+        c->parameters[name] = value.dump();
+      } else {
+        throw Error(ErrorCode::kBadInput,
+                    "parameter \"" + name + "\" must be a string, a number or a boolean");
+      }
+    }
+  }
   if (j.contains("operation_timeout_ms")) {
     std::int64_t ms = 0;
     Take(j, "operation_timeout_ms", &ms);
@@ -345,7 +364,8 @@ std::string AgentConfig::ToJson() const {
             {"rewind_user", rewind_user},
             {"rewind_password_file", rewind_password_file},
             {"passfile", passfile},
-            {"local_trust", local_trust}};
+            {"local_trust", local_trust},
+            {"parameters", parameters}};
   return j.dump(2) + "\n";
 }
 
@@ -420,6 +440,16 @@ void AgentConfig::Validate() const {
                                             "REPLICATE_USER)");
   }
   pg::CheckPrintable(passfile, "passfile", 1000);
+  for (const auto& [name, value] : parameters) {
+    pg::CheckGucName(name);
+    pg::CheckPrintable(value, "value of parameter " + name);
+    if (Instance::ManagedParameter(name))
+      throw Error(ErrorCode::kBadInput, "parameter \"" + name +
+                                            "\" is set by pgha itself (start options, files, "
+                                            "standby and synchronous settings)");
+    if (name == "wal_level" && value == "minimal")
+      throw Error(ErrorCode::kBadInput, "parameter wal_level = minimal leaves nothing to replicate");
+  }
   if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
   for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");
   // Certificates and keys are loaded now, so that a bad file stops the agent at startup.
@@ -433,6 +463,22 @@ HttpServerTls AgentConfig::ServerTls() const {
 
 HttpClientTls AgentConfig::ClientTls() const {
   return {tls_ca_file, tls_insecure_skip_verify, tls_cert_file, tls_key_file};
+}
+
+std::map<std::string, std::string> AgentConfig::DefaultParameters(int major) {
+  std::map<std::string, std::string> d{{"hot_standby", "on"},
+                                       {"hot_standby_feedback", "on"},
+                                       {"password_encryption", "scram-sha-256"},
+                                       {"wal_level", "logical"},
+                                       {"wal_log_hints", "on"}};
+  if (major >= 13) d["max_slot_wal_keep_size"] = "8GB";
+  return d;
+}
+
+std::vector<std::pair<std::string, std::string>> AgentConfig::ServerParameters(int major) const {
+  std::map<std::string, std::string> all = DefaultParameters(major);
+  for (const auto& [name, value] : parameters) all[name] = value;
+  return {all.begin(), all.end()};
 }
 
 std::string AgentConfig::PassfilePath() const {

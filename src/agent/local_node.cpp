@@ -324,12 +324,25 @@ SynchronousStandbys LocalNode::SyncStandbys() const {
 }
 
 void LocalNode::PrepareStart() {
+  instance_.WriteParameters(config()->ServerParameters(instance_.binaries().major));
   instance_.SetSynchronousStandbys(SyncStandbys());
 }
 
 void LocalNode::CheckStarted() {
   SynchronousStandbys s = SyncStandbys();
   if (!s.names.empty()) instance_.SetSynchronousStandbys(s);
+}
+
+std::vector<std::string> LocalNode::ApplyParameters() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!fs::Exists(instance_.options().data_dir + "/postgresql.conf")) return {};
+  return instance_
+      .WriteParameters(config()->ServerParameters(instance_.binaries().major))
+      .pending_restart;
+}
+
+std::vector<std::string> LocalNode::PendingRestart() const {
+  return instance_.PendingRestart();
 }
 
 void LocalNode::ApplySynchronousMode() {

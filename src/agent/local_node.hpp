@@ -113,6 +113,12 @@ class LocalNode : public NodeControl {
   /// mode 0600, owned by os_user), or removes it when no role has one. At start and after
   /// POST nodes/env (the role names may change).
   void WritePassfile() const;
+  /// Writes the configuration's server parameters (AgentConfig::ServerParameters) into the
+  /// data directory, reloading a running server; nothing before pg/init. The settings that
+  /// wait for a restart.
+  std::vector<std::string> ApplyParameters();
+  /// The settings of the running server that wait for a restart (empty when stopped).
+  std::vector<std::string> PendingRestart() const;
 
  private:
   /// The configuration in effect now (a snapshot: read all of a call's settings from one).

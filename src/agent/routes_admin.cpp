@@ -47,7 +47,8 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
         // One update at a time, from reading the configuration to applying it; readers keep
         // the snapshot they took (ConfigStore).
         std::lock_guard<std::mutex> update(a.configs->update_mutex());
-        AgentConfig next = *a.config();
+        const AgentConfig before = *a.config();
+        AgentConfig next = before;
         next.Update(req.body);  // refuses the start-only fields (auth, token, TLS, bindir...)
         next.Save();
         a.configs->Publish(next);
@@ -55,7 +56,33 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
         // synchronous_mode and the node list decide synchronous_standby_names.
         a.local->ApplySynchronousMode();
         a.local->WritePassfile();
-        return Json(EnvJson(next));
+        json answer = EnvJson(next);
+        if (next.parameters != before.parameters) {
+          try {
+            answer["pending_restart"] = a.local->ApplyParameters();
+          } catch (const Error& e) {
+            // PostgreSQL refused a value: the previous configuration comes back whole.
+            if (e.code() != ErrorCode::kBadInput) throw;
+            before.Save();
+            a.configs->Publish(before);
+            a.Rebuild();
+            a.local->ApplySynchronousMode();
+            a.local->WritePassfile();
+            throw;
+          }
+        }
+        return Json(answer);
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kGet, "/api/pg/v1/parameters",
+      [&a](const HttpRequest&) {
+        auto c = a.config();
+        json params = json::object();
+        for (const auto& [name, value] :
+             c->ServerParameters(a.local->instance().binaries().major))
+          params[name] = value;
+        return Json({{"parameters", params}, {"pending_restart", a.local->PendingRestart()}});
       },
       kBlocking);
   r.Add(

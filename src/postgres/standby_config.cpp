@@ -150,16 +150,60 @@ std::optional<std::string> WithSynchronousStandbyNames(std::string_view existing
   return out;
 }
 
-bool HasPghaInclude(std::string_view conf) {
-  bool found = false;
+namespace {
+
+// The line numbers (0-based) of the active includes of `file` in postgresql.conf text.
+std::vector<std::size_t> IncludesOf(std::string_view conf, std::string_view file) {
+  std::vector<std::size_t> found;
+  const std::string quoted = "'" + std::string(file) + "'";
+  std::size_t n = 0;
   ForEachLine(conf, [&](std::string_view line) {
     std::string name = ParameterOf(line);
+    ++n;
     if (name != "include_if_exists" && name != "include") return;
     std::string_view rest = TrimLeft(TrimLeft(line).substr(name.size()));
     if (!rest.empty() && rest.front() == '=') rest = TrimLeft(rest.substr(1));
-    if (rest.substr(0, 11) == "'pgha.conf'") found = true;
+    if (rest.substr(0, quoted.size()) == quoted) found.push_back(n - 1);
   });
   return found;
+}
+
+}  // namespace
+
+bool HasPghaInclude(std::string_view conf) {
+  return !IncludesOf(conf, kPghaConf).empty();
+}
+
+std::optional<std::string> WithParametersInclude(std::string_view conf) {
+  if (!IncludesOf(conf, kParametersConf).empty()) return std::nullopt;
+  const std::string block = std::string("# Server parameters written by pgha (before pgha.conf):\n") +
+                            kParametersInclude + "\n";
+  std::vector<std::size_t> pgha = IncludesOf(conf, kPghaConf);
+  std::string out;
+  if (pgha.empty()) {
+    out = std::string(conf);
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    return out + block;
+  }
+  std::size_t n = 0;
+  ForEachLine(conf, [&](std::string_view line) {
+    if (n++ == pgha.front()) out += block;
+    out.append(line);
+    out += '\n';
+  });
+  return out;
+}
+
+std::string RenderParametersConf(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out =
+      "# Server parameters written by pgha at every start from its configuration (\"parameters\");\n"
+      "# pgha rewrites this file, do not edit it.\n";
+  for (const auto& [name, value] : params) {
+    CheckGucName(name);
+    CheckPrintable(value, "value of parameter " + name);
+    out += name + " = " + QuoteGucString(value) + "\n";
+  }
+  return out;
 }
 
 std::string AppendPghaInclude(std::string_view conf) {

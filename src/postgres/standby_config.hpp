@@ -18,6 +18,11 @@ inline constexpr const char* kPghaConf = "pgha.conf";
 /// The line that makes postgresql.conf read it.
 inline constexpr const char* kPghaInclude = "include_if_exists = 'pgha.conf'";
 
+/// The file of the server parameters pgha writes at every start (Instance::WriteParameters),
+/// and its include line, placed before kPghaInclude.
+inline constexpr const char* kParametersConf = "pgha.parameters.conf";
+inline constexpr const char* kParametersInclude = "include_if_exists = 'pgha.parameters.conf'";
+
 /// primary_conninfo's value (a conninfo string, unquoted for the file) for `config`.
 std::string PrimaryConninfo(const StandbyConfig& config);
 /// The settings of a standby, validated, in the order they are written: name and the value
@@ -45,6 +50,11 @@ std::optional<std::string> WithSynchronousStandbyNames(std::string_view existing
                                                        const std::string& value);
 /// True when postgresql.conf text has an active (uncommented) include of pgha.conf.
 bool HasPghaInclude(std::string_view conf);
+/// postgresql.conf text with kParametersInclude added before the first include of pgha.conf
+/// (appended when there is none); nullopt when it has one already.
+std::optional<std::string> WithParametersInclude(std::string_view conf);
+/// pgha.parameters.conf for `params` (names checked, values quoted). Throws Error(kBadInput).
+std::string RenderParametersConf(const std::vector<std::pair<std::string, std::string>>& params);
 /// `conf` with kPghaInclude appended on a line of its own.
 std::string AppendPghaInclude(std::string_view conf);
 

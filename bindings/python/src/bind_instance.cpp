@@ -217,6 +217,22 @@ void BindInstance(pb::module_& m) {
         in.SetSynchronousStandbys(SynchronousStandbys{std::move(names), count});
       },
       pb::arg("names"), pb::arg("count") = 1, Release());
+  c.def(
+      "write_parameters",
+      [](Instance& in, const std::map<std::string, std::string>& parameters) {
+        ParameterReport r;
+        {
+          pb::gil_scoped_release release;
+          r = in.WriteParameters({parameters.begin(), parameters.end()});
+        }
+        pb::dict d;
+        d["changed"] = r.changed;
+        d["pending_restart"] = r.pending_restart;
+        return d;
+      },
+      pb::arg("parameters"));
+  c.def("pending_restart", &Instance::PendingRestart, Release());
+  c.def_static("managed_parameter", &Instance::ManagedParameter, pb::arg("name"));
   c.def("has_standby_config", &Instance::HasStandbyConfig, Release());
   c.def("ensure_physical_slot", &Instance::EnsurePhysicalSlot, pb::arg("name"), Release());
   c.def(

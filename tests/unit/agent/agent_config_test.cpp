@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -214,6 +215,47 @@ TEST_CASE("Passwords come from the environment or their files, never from or int
   CHECK(CodeOf(LoadNoFile, With(kBase, "PGHA_REWIND_USER", "postgres")) == ErrorCode::kBadInput);
   CHECK(CodeOf(LoadNoFile, With(kBase, "PGHA_REPLICATE_PASSWORD", "bad\nline")) ==
         ErrorCode::kBadInput);
+}
+
+TEST_CASE("Server parameters: the operator's over pgha's defaults, pgha's own names refused") {
+  AgentConfig c = AgentConfig::Load("", kBase);
+  auto defaults = c.ServerParameters(15);
+  CHECK(std::find(defaults.begin(), defaults.end(),
+                  std::make_pair(std::string("wal_log_hints"), std::string("on"))) != defaults.end());
+  CHECK(std::find(defaults.begin(), defaults.end(),
+                  std::make_pair(std::string("max_slot_wal_keep_size"), std::string("8GB"))) !=
+        defaults.end());
+  CHECK(AgentConfig::DefaultParameters(12).count("max_slot_wal_keep_size") == 0);  // 13+
+  c.Update(R"({"parameters": {"max_slot_wal_keep_size": "64GB", "work_mem": 4096,
+                              "log_connections": true}})");
+  auto params = c.ServerParameters(15);
+  std::map<std::string, std::string> m(params.begin(), params.end());
+  CHECK(m["max_slot_wal_keep_size"] == "64GB");
+  CHECK(m["work_mem"] == "4096");
+  CHECK(m["log_connections"] == "on");
+  CHECK(m["wal_level"] == "logical");
+  CHECK(AgentConfig::FromJson(c.ToJson()).parameters == c.parameters);  // saved and read back
+  const std::string before = c.ToJson();
+  for (const char* body : {R"({"parameters": {"port": "5433"}})",
+                           R"({"parameters": {"Primary_Conninfo": "host=evil"}})",
+                           R"({"parameters": {"synchronous_standby_names": "*"}})",
+                           R"({"parameters": {"wal_level": "minimal"}})",
+                           R"({"parameters": {"bad name": "1"}})",
+                           R"({"parameters": {"work_mem": "1
+fsync = off"}})",
+                           R"({"parameters": {"work_mem": null}})",
+                           R"({"parameters": ["work_mem"]})"}) {
+    CAPTURE(std::string(body));
+    try {
+      c.Update(body);
+      FAIL("accepted");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+    }
+    CHECK(c.ToJson() == before);
+  }
+  c.Update(R"({"parameters": {}})");
+  CHECK(c.parameters.empty());
 }
 
 TEST_CASE("No token and no explicit auth_disabled: the agent does not start") {

@@ -443,3 +443,39 @@ TEST_CASE("Init's postgresql.conf block has the replication essentials and ends 
   o.settings = {{"fsync", "off\n"}};
   CHECK_THROWS_AS(pgha::pg::RenderServerSettings(o, 15), pgha::Error);
 }
+
+TEST_CASE("The parameters' include goes before pgha.conf's, once") {
+  using pgha::pg::WithParametersInclude;
+  const std::string inc = "include_if_exists = 'pgha.parameters.conf'\n";
+  std::string conf = pgha::pg::AppendPghaInclude("port = 5432\n");
+  auto with = WithParametersInclude(conf);
+  REQUIRE(with);
+  CHECK(with->find(inc) != std::string::npos);
+  CHECK(with->find(inc) < with->find("include_if_exists = 'pgha.conf'"));
+  CHECK(with->rfind("port = 5432\n", 0) == 0);
+  CHECK(with->back() == '\n');
+  CHECK_FALSE(WithParametersInclude(*with));  // once
+  // No pgha.conf include yet: appended, and pgha.conf's comes after it later.
+  auto plain = WithParametersInclude("port = 5432");
+  REQUIRE(plain);
+  CHECK(plain->find("port = 5432\n") == 0);
+  CHECK(plain->substr(plain->size() - inc.size()) == inc);
+  // A commented include is no include.
+  CHECK(WithParametersInclude("#include_if_exists = 'pgha.parameters.conf'\n"));
+}
+
+TEST_CASE("pgha.parameters.conf quotes every value and checks every name") {
+  std::string text = pgha::pg::RenderParametersConf({{"work_mem", "8MB"}, {"search_path", "a, 'b'"}});
+  CHECK(text.find("work_mem = '8MB'\n") != std::string::npos);
+  CHECK(text.find("search_path = 'a, ''b'''\n") != std::string::npos);
+  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
+           {"work mem", "1"}, {"", "1"}, {"x = 1\nfsync", "off"}, {"work_mem", "1\nfsync = off"}}) {
+    CAPTURE(bad.first);
+    try {
+      pgha::pg::RenderParametersConf({bad});
+      FAIL("accepted");
+    } catch (const pgha::Error& e) {
+      CHECK(e.code() == ErrorCode::kBadInput);
+    }
+  }
+}
