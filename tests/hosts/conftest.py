@@ -207,14 +207,10 @@ class Pair(e2e.Cluster):
         }
 
     def agent_config(self, node: str) -> dict:
-        # LOCAL_NODE alone would put the local node at 127.0.0.1 (agent_config.cpp, ApplyEnv),
-        # and a node's pg_host is also its server's listen_addresses: the peer could not reach
-        # it, nor stream from it. So the file names the local node by its host name, as
-        # REMOTE_NODE names the peer (http://pg-node02:8079, pg-node02:5432).
-        return {"local_node": node,
-                "nodes": [{"name": node, "agent_url": f"http://{node}:{AGENT_PORT}",
-                           "pg_host": node, "pg_port": PG_PORT}],
-                "bindir": str(PG_BINDIR)}
+        # Nothing that places the nodes: LOCAL_NODE with a REMOTE_NODE puts the local node on
+        # its own name (http://pg-node01:8079, PostgreSQL listening on pg-node01:5432), and
+        # REMOTE_NODE the peer on its name (agent_config.cpp, ApplyEnv).
+        return {}
 
     def start_agent(self, node: str) -> None:
         config = pathlib.Path(self.nodes[node]["config"])
