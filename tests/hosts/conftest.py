@@ -204,6 +204,12 @@ class Pair(e2e.Cluster):
             "PGHA_REWIND_USER": REWIND_USER,
             "PGHA_REWIND_PASSWORD_FILE": str(s.files["rewind"]),
             "PGHA_LOCAL_TRUST": "false",
+            # No periodic slot sync: its round holds the local node's lock across its call to
+            # the master (LocalNode::SyncSlotsFrom), and a round in flight when the link is cut
+            # waits for the call's timeout (operation_timeout, 120 s) with no answer: a
+            # failover on the slave meanwhile waits for the lock and misses its deadline (504).
+            # The operations still carry the slots.
+            "PGHA_SLOT_SYNC_INTERVAL_MS": "0",
         }
 
     def agent_config(self, node: str) -> dict:
