@@ -15,13 +15,15 @@ constexpr auto kRetryPause = std::chrono::milliseconds(20);
 
 // A session on the node that accepts writes now, if any.
 std::optional<pg::PqSession> ConnectToPrimary(const std::vector<NodeAddress>& nodes,
-                                              const std::string& user, std::string* where) {
+                                              const std::string& user,
+                                              const std::string& passfile, std::string* where) {
   for (const NodeAddress& n : nodes) {
     try {
       pg::ConnectParams p;
       p.host = n.pg_host;
       p.port = n.pg_port;
       p.user = user;
+      p.passfile = passfile;
       p.application_name = "pgha-scenario-writer";
       p.connect_timeout = std::chrono::seconds(2);
       p.statement_timeout = std::chrono::milliseconds(5000);
@@ -38,8 +40,9 @@ std::optional<pg::PqSession> ConnectToPrimary(const std::vector<NodeAddress>& no
 
 }  // namespace
 
-ScenarioWriter::ScenarioWriter(std::vector<NodeAddress> nodes, std::string user)
-    : nodes_(std::move(nodes)), user_(std::move(user)) {}
+ScenarioWriter::ScenarioWriter(std::vector<NodeAddress> nodes, std::string user,
+                               std::string passfile)
+    : nodes_(std::move(nodes)), user_(std::move(user)), passfile_(std::move(passfile)) {}
 
 ScenarioWriter::~ScenarioWriter() {
   Stop();
@@ -47,7 +50,7 @@ ScenarioWriter::~ScenarioWriter() {
 
 void ScenarioWriter::Start() {
   std::string where;
-  auto s = ConnectToPrimary(nodes_, user_, &where);
+  auto s = ConnectToPrimary(nodes_, user_, passfile_, &where);
   if (!s) throw Error(ErrorCode::kWrongState, "the writer found no node that accepts writes");
   s->Query("DROP TABLE IF EXISTS pgha_writer");
   s->Query("CREATE TABLE pgha_writer (id bigint PRIMARY KEY, at timestamptz DEFAULT now())");
@@ -65,7 +68,7 @@ void ScenarioWriter::Loop() {
   std::int64_t next = 1;
   while (!stop_ && next <= kMaxRows) {
     if (!session) {
-      session = ConnectToPrimary(nodes_, user_, &where);
+      session = ConnectToPrimary(nodes_, user_, passfile_, &where);
       if (!session) {
         std::this_thread::sleep_for(kRetryPause);  // a pause between attempts, not a wait for state
         continue;
@@ -89,7 +92,7 @@ void ScenarioWriter::Loop() {
 nlohmann::json ScenarioWriter::Verify() {
   Stop();
   std::string where;
-  auto s = ConnectToPrimary(nodes_, user_, &where);
+  auto s = ConnectToPrimary(nodes_, user_, passfile_, &where);
   if (!s)
     throw Error(ErrorCode::kWrongState, "no node accepts writes to check the writer's rows on");
   std::vector<std::int64_t> present;

@@ -19,8 +19,9 @@ namespace pgha::agent {
 
 class ScenarioWriter {
  public:
-  /// Writes as `user` into database "postgres" of `nodes`.
-  ScenarioWriter(std::vector<NodeAddress> nodes, std::string user);
+  /// Writes as `user` into database "postgres" of `nodes`, with the password libpq finds in
+  /// `passfile` ("" -> none: trust), as the nodes are other hosts that ask for one.
+  ScenarioWriter(std::vector<NodeAddress> nodes, std::string user, std::string passfile = "");
   ~ScenarioWriter();
   ScenarioWriter(const ScenarioWriter&) = delete;
   ScenarioWriter& operator=(const ScenarioWriter&) = delete;
@@ -38,6 +39,7 @@ class ScenarioWriter {
 
   std::vector<NodeAddress> nodes_;
   std::string user_;
+  std::string passfile_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mutex_;

@@ -135,8 +135,11 @@ json RunScenario(Agent::Impl& a, const std::string& name) {
   TimelineId before = 0;
   // The writer runs from the first step that leaves a master until before the last step
   // (which stops everything); then every row it was told was committed must be there.
-  ScenarioWriter writer(nodes, a.config()->superuser);
-  const HttpClient step_client(StepClientOptions(*a.config()));
+  // The nodes may be other hosts, whose pg_hba.conf asks the superuser for its password.
+  const std::shared_ptr<const AgentConfig> config = a.config();
+  ScenarioWriter writer(nodes, config->superuser,
+                        config->PassfileText().empty() ? "" : config->PassfilePath());
+  const HttpClient step_client(StepClientOptions(*config));
   bool writing = false;
   for (std::size_t i = 0; i < sc->steps.size() && passed; ++i) {
     const ScenarioStep& st = sc->steps[i];
