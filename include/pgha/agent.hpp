@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "pgha/agent_config.hpp"
 #include "pgha/export.hpp"
@@ -32,6 +33,12 @@ class PGHA_API Agent {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+/// The main of the fence guard, the process automatic failover starts beside the agent
+/// (`pgha-agent --fence-guard DATA_DIR`): it kills the server of DATA_DIR at the moment the
+/// agent last gave it unless told otherwise in time, also once the agent is gone
+/// (docs/ha.md, "Fencing"). Reads its orders from stdin; returns the exit status.
+PGHA_API int RunFenceGuard(const std::string& data_dir);
 
 }  // namespace pgha
 

@@ -40,6 +40,9 @@ namespace pgha {
 ///   PGHA_REWIND_PASSWORD(_FILE) → rewind_password (clear passwords only in the environment
 ///   or their files, never in the JSON file; the clear variable wins over the file)
 /// - PGHA_PASSFILE → passfile; PGHA_LOCAL_TRUST (true/false) → local_trust
+/// - PGHA_ETCD_ENDPOINTS (comma-separated URLs) → etcd_endpoints; PGHA_ETCD_PREFIX,
+///   PGHA_CLUSTER_NAME, PGHA_ETCD_USER, PGHA_ETCD_PASSWORD(_FILE), PGHA_HA_TTL_S,
+///   PGHA_HA_LOOP_MS, PGHA_NOFAILOVER (true/false), PGHA_PRIORITY → the fields of that name
 struct PGHA_API AgentConfig {
   std::string config_file;  ///< where POST nodes/env persists the configuration ("" = nowhere)
   std::string local_node = "PGNODE01";
@@ -111,6 +114,23 @@ struct PGHA_API AgentConfig {
   /// (Instance::ManagedParameter) and wal_level = minimal are refused.
   std::map<std::string, std::string> parameters;
 
+  /// Automatic failover (docs/ha.md): the etcd cluster that holds the leader key. Empty: no
+  /// store, the seed's manual mode.
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/pgha";  ///< keys live under <etcd_prefix>/<cluster_name>/
+  std::string cluster_name = "pgha";
+  std::string etcd_user;  ///< etcd authentication ("" = none)
+  std::string etcd_password_file;
+  std::string etcd_password;  ///< environment or file only, like the other passwords
+  /// The leader lease: a master that cannot renew it fences itself before it can have
+  /// expired; a standby takes over once it has. 2..3600 s.
+  std::chrono::seconds ha_ttl{5};
+  /// How often the HA loop looks at the store and the local server (a watch on the leader key
+  /// wakes it at once). 50..60000 ms, and under a third of ha_ttl.
+  std::chrono::milliseconds ha_loop_interval{500};
+  bool nofailover = false;  ///< this node never takes over
+  int priority = 0;         ///< breaks ties between equally advanced candidates; higher wins
+
   /// The file's JSON (when `file` is not empty) overridden by `env`. Throws Error(kNotFound)
   /// when `file` does not exist, Error(kBadInput) naming the field for a malformed file or
   /// value.
@@ -148,6 +168,9 @@ struct PGHA_API AgentConfig {
   static std::map<std::string, std::string> DefaultParameters(int major);
   /// DefaultParameters overridden by `parameters`, sorted by name.
   std::vector<std::pair<std::string, std::string>> ServerParameters(int major) const;
+
+  /// True when etcd_endpoints names a store: the HA loop runs.
+  bool AutomaticFailover() const { return !etcd_endpoints.empty(); }
 
   /// `passfile`, or pgdata + ".pgpass" when it is empty.
   std::string PassfilePath() const;

@@ -63,6 +63,8 @@ class PGHA_API ClusterStore {
   /// Renews `lease` for its full TTL from now; returns that TTL, or nullopt when the lease
   /// no longer exists (expired or revoked: its keys are gone).
   virtual std::optional<std::chrono::seconds> KeepAlive(StoreLease lease) = 0;
+  /// What is left of `lease` now; nullopt when it expired or never existed.
+  virtual std::optional<std::chrono::milliseconds> TimeToLive(StoreLease lease) = 0;
   /// Revokes `lease` and deletes its keys; nothing when it is gone already.
   virtual void RevokeLease(StoreLease lease) = 0;
 

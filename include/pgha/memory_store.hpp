@@ -30,6 +30,7 @@ class PGHA_API MemoryStore : public ClusterStore {
 
   StoreLease GrantLease(std::chrono::seconds ttl) override;
   std::optional<std::chrono::seconds> KeepAlive(StoreLease lease) override;
+  std::optional<std::chrono::milliseconds> TimeToLive(StoreLease lease) override;
   void RevokeLease(StoreLease lease) override;
   StoreRange Get(const std::string& key) override;
   StoreRange GetPrefix(const std::string& prefix) override;

@@ -30,6 +30,10 @@ PGHA_API std::optional<NodeState> ParseNodeState(std::string_view name) noexcept
 /// True for a node that writes, or may write within moments: master, single, starting. The
 /// "never two masters" checks count these.
 PGHA_API bool MayBePrimary(NodeState state) noexcept;
+/// True for a running primary: master or single.
+PGHA_API bool IsPrimary(NodeState state) noexcept;
+/// True for a running standby: slave or recovery.
+PGHA_API bool IsStandby(NodeState state) noexcept;
 
 /// What is observed of a node, from which its state follows.
 struct NodeObservation {

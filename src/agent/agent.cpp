@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include "node_json.hpp"
+#include "pgha/etcd_store.hpp"
 #include "text.hpp"
 
 namespace pgha {
@@ -201,10 +202,31 @@ void Agent::Start() {
   }
   impl_->slot_keeper = std::make_unique<agent::SlotKeeper>(*impl_, config->slot_sync_interval);
   impl_->slot_keeper->Start();
+  if (config->AutomaticFailover()) {
+    EtcdOptions eo;
+    eo.endpoints = config->etcd_endpoints;
+    eo.username = config->etcd_user;
+    eo.password = config->etcd_password;
+    eo.tls = config->ClientTls();
+    impl_->ha = std::make_unique<agent::HaLoop>(*impl_, std::make_unique<EtcdStore>(eo));
+    impl_->ha->Start();
+  }
+}
+
+int RunFenceGuard(const std::string& data_dir) {
+  return agent::RunFenceGuard(data_dir);
+}
+
+void Agent::Impl::RequireManualMode(const std::string& operation) const {
+  if (ha && !ha->Paused())
+    throw Error(ErrorCode::kConflict,
+                operation + ": automatic failover is on and decides the roles. HINT: POST "
+                            "cluster/pause first (and cluster/resume after)");
 }
 
 void Agent::Stop() noexcept {
   if (!impl_) return;
+  if (impl_->ha) impl_->ha->Stop();
   if (impl_->slot_keeper) impl_->slot_keeper->Stop();
   if (impl_->server) impl_->server->Stop();
   impl_->local->StopObserver();

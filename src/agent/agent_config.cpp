@@ -84,14 +84,24 @@ constexpr const char* kStartOnlyFields[] = {"local_node",
                                             "rewind_user",
                                             "rewind_password_file",
                                             "passfile",
-                                            "local_trust"};
+                                            "local_trust",
+                                            "etcd_endpoints",
+                                            "etcd_prefix",
+                                            "cluster_name",
+                                            "etcd_user",
+                                            "etcd_password_file",
+                                            "ha_ttl_s",
+                                            "ha_loop_ms",
+                                            "nofailover",
+                                            "priority"};
 
 // Clear passwords are never read from JSON (the configuration file is persisted by POST
 // nodes/env and shown by GET nodes/env): only the environment or a file holds them.
 constexpr const char* kSecretFields[][2] = {
     {"replicate_password", "PGHA_REPLICATE_PASSWORD"},
     {"superuser_password", "PGHA_SUPERUSER_PASSWORD"},
-    {"rewind_password", "PGHA_REWIND_PASSWORD"}};
+    {"rewind_password", "PGHA_REWIND_PASSWORD"},
+    {"etcd_password", "PGHA_ETCD_PASSWORD"}};
 
 // Throws Error(kBadInput) naming the first start-only field `body` sets to a value other than
 // the running one (`before`, `after`: the configuration's JSON before and after the update).
@@ -158,6 +168,23 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "rewind_password_file", &c->rewind_password_file);
   Take(j, "passfile", &c->passfile);
   Take(j, "local_trust", &c->local_trust);
+  Take(j, "etcd_endpoints", &c->etcd_endpoints);
+  Take(j, "etcd_prefix", &c->etcd_prefix);
+  Take(j, "cluster_name", &c->cluster_name);
+  Take(j, "etcd_user", &c->etcd_user);
+  Take(j, "etcd_password_file", &c->etcd_password_file);
+  Take(j, "nofailover", &c->nofailover);
+  Take(j, "priority", &c->priority);
+  if (j.contains("ha_ttl_s")) {
+    std::int64_t s = 0;
+    Take(j, "ha_ttl_s", &s);
+    c->ha_ttl = std::chrono::seconds(s);
+  }
+  if (j.contains("ha_loop_ms")) {
+    std::int64_t ms = 0;
+    Take(j, "ha_loop_ms", &ms);
+    c->ha_loop_interval = std::chrono::milliseconds(ms);
+  }
   if (j.contains("parameters")) {
     const json& params = j.at("parameters");
     if (!params.is_object())
@@ -267,6 +294,22 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
     c->tls_insecure_skip_verify = ParseBool(*v, "PGHA_TLS_INSECURE_SKIP_VERIFY");
   }
   if (auto v = get("PGHA_REWIND_USER")) c->rewind_user = *v;
+  if (auto v = get("PGHA_ETCD_ENDPOINTS")) {
+    c->etcd_endpoints.clear();
+    std::stringstream list(*v);
+    std::string url;
+    while (std::getline(list, url, ',')) {
+      if (!url.empty()) c->etcd_endpoints.push_back(url);
+    }
+  }
+  if (auto v = get("PGHA_ETCD_PREFIX")) c->etcd_prefix = *v;
+  if (auto v = get("PGHA_CLUSTER_NAME")) c->cluster_name = *v;
+  if (auto v = get("PGHA_ETCD_USER")) c->etcd_user = *v;
+  if (auto v = get("PGHA_HA_TTL_S")) c->ha_ttl = std::chrono::seconds(ParseInt(*v, "PGHA_HA_TTL_S", 2, 3600));
+  if (auto v = get("PGHA_HA_LOOP_MS"))
+    c->ha_loop_interval = std::chrono::milliseconds(ParseInt(*v, "PGHA_HA_LOOP_MS", 50, 60000));
+  if (auto v = get("PGHA_NOFAILOVER")) c->nofailover = ParseBool(*v, "PGHA_NOFAILOVER");
+  if (auto v = get("PGHA_PRIORITY")) c->priority = ParseInt(*v, "PGHA_PRIORITY", -1000000, 1000000);
   if (auto v = get("PGHA_PASSFILE")) c->passfile = *v;
   if (auto v = get("PGHA_LOCAL_TRUST")) c->local_trust = ParseBool(*v, "PGHA_LOCAL_TRUST");
   struct Secret {
@@ -279,7 +322,9 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
                           Secret{"PGHA_SUPERUSER_PASSWORD", &c->superuser_password_file,
                                  &c->superuser_password},
                           Secret{"PGHA_REWIND_PASSWORD", &c->rewind_password_file,
-                                 &c->rewind_password}}) {
+                                 &c->rewind_password},
+                          Secret{"PGHA_ETCD_PASSWORD", &c->etcd_password_file,
+                                 &c->etcd_password}}) {
     const std::string file_var = std::string(s.env) + "_FILE";
     if (auto v = get(file_var.c_str())) *s.file = *v;
     if (auto v = get(s.env)) {
@@ -365,7 +410,16 @@ std::string AgentConfig::ToJson() const {
             {"rewind_password_file", rewind_password_file},
             {"passfile", passfile},
             {"local_trust", local_trust},
-            {"parameters", parameters}};
+            {"parameters", parameters},
+            {"etcd_endpoints", etcd_endpoints},
+            {"etcd_prefix", etcd_prefix},
+            {"cluster_name", cluster_name},
+            {"etcd_user", etcd_user},
+            {"etcd_password_file", etcd_password_file},
+            {"ha_ttl_s", ha_ttl.count()},
+            {"ha_loop_ms", ha_loop_interval.count()},
+            {"nofailover", nofailover},
+            {"priority", priority}};
   return j.dump(2) + "\n";
 }
 
@@ -440,6 +494,22 @@ void AgentConfig::Validate() const {
                                             "REPLICATE_USER)");
   }
   pg::CheckPrintable(passfile, "passfile", 1000);
+  pg::CheckSecret(etcd_password, "etcd password");
+  for (const auto& url : etcd_endpoints) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      throw Error(ErrorCode::kBadInput, "etcd endpoint \"" + url + "\" is not http(s)://");
+  }
+  if (etcd_prefix.empty() || etcd_prefix[0] != '/' || cluster_name.empty() ||
+      cluster_name.find('/') != std::string::npos)
+    throw Error(ErrorCode::kBadInput, "etcd_prefix must start with '/' and cluster_name be a "
+                                      "name without '/'");
+  if (ha_ttl.count() < 2 || ha_ttl.count() > 3600)
+    throw Error(ErrorCode::kBadInput,
+                "ha_ttl_s " + std::to_string(ha_ttl.count()) + " is not from 2 to 3600");
+  if (ha_loop_interval.count() < 50 || ha_loop_interval.count() > 60000 ||
+      ha_loop_interval * 3 > ha_ttl)
+    throw Error(ErrorCode::kBadInput, "ha_loop_ms " + std::to_string(ha_loop_interval.count()) +
+                                          " is not from 50 to 60000 and under a third of ha_ttl_s");
   for (const auto& [name, value] : parameters) {
     pg::CheckGucName(name);
     pg::CheckPrintable(value, "value of parameter " + name);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config_store.hpp"
+#include "ha_loop.hpp"
 #include "local_node.hpp"
 #include "op_deadline.hpp"
 #include "pgha/agent.hpp"
@@ -57,6 +58,11 @@ struct Agent::Impl {
   std::shared_ptr<Cluster> cluster_;
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<agent::SlotKeeper> slot_keeper;
+  /// Automatic failover (AgentConfig::AutomaticFailover); null in the seed's manual mode.
+  std::unique_ptr<agent::HaLoop> ha;
+  /// Refuses (409) an operation that starts, stops or promotes servers while automatic
+  /// failover is on and not paused: the HA loop and a person would fight over the roles.
+  void RequireManualMode(const std::string& operation) const;
 };
 
 namespace agent {

@@ -10,10 +10,6 @@ namespace pgha::agent {
 
 namespace {
 
-bool IsPrimary(NodeState s) {
-  return s == NodeState::kMaster || s == NodeState::kSingle;
-}
-
 // The oldest cached state GET instance/current serves, at the least.
 constexpr std::chrono::milliseconds kMinMaxAge{1000};
 

@@ -46,6 +46,7 @@ void WarnAboutFaultPoints() {
 int main(int argc, char** argv) {
   std::string config_file;
   if (const char* env = std::getenv("PGHA_CONFIG")) config_file = env;
+  if (argc == 3 && std::string(argv[1]) == "--fence-guard") return pgha::RunFenceGuard(argv[2]);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {

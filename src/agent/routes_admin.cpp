@@ -75,6 +75,31 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
       },
       kBlocking);
   r.Add(
+      HttpMethod::kGet, "/api/pg/v1/cluster",
+      [&a](const HttpRequest&) {
+        if (!a.ha) {
+          throw Error(ErrorCode::kNotFound,
+                      "GET cluster: no store is configured (etcd_endpoints): the seed's manual "
+                      "mode. HINT: GET instance/all");
+        }
+        return Json(a.ha->ClusterJson());
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/cluster/:action",
+      [&a](const HttpRequest& req) {
+        const std::string& action = req.Param("action");
+        if (action != "pause" && action != "resume")
+          throw Error(ErrorCode::kNotFound, "cluster/" + action + ": pause or resume");
+        if (!a.ha) {
+          throw Error(ErrorCode::kNotFound,
+                      "cluster/" + action + ": no store is configured (etcd_endpoints)");
+        }
+        a.ha->SetPaused(action == "pause");
+        return Json(a.ha->ClusterJson());
+      },
+      kBlocking);
+  r.Add(
       HttpMethod::kGet, "/api/pg/v1/parameters",
       [&a](const HttpRequest&) {
         auto c = a.config();
@@ -90,6 +115,7 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
       [&a](const HttpRequest& req) {
         const std::string& scope = req.Param("scope");
         const std::string& db = req.Param("db");
+        a.RequireManualMode("pg/" + scope);
         if (scope == "init") {
           WithLocalLease(a, "pg/init", [&] { a.local->Init(db); });
         } else if (scope == "sync") {
@@ -103,7 +129,11 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
       kBlocking);
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/test/:case",
-      [&a](const HttpRequest& req) { return Json(RunScenario(a, req.Param("case"))); }, kBlocking);
+      [&a](const HttpRequest& req) {
+        a.RequireManualMode("test/" + req.Param("case"));
+        return Json(RunScenario(a, req.Param("case")));
+      },
+      kBlocking);
 }
 
 }  // namespace pgha::agent

@@ -30,6 +30,7 @@ HttpResponse States(const OperationResult& r) {
 }
 
 OperationResult Post(Agent::Impl& a, const HttpRequest& req, const std::string& scope) {
+  a.RequireManualMode("POST instance/" + scope);
   auto cluster = a.cluster();
   OperationOptions o = a.Options(req);
   if (scope == "current") return cluster->StartCurrent(o);
@@ -41,6 +42,7 @@ OperationResult Post(Agent::Impl& a, const HttpRequest& req, const std::string& 
 }
 
 OperationResult Delete(Agent::Impl& a, const HttpRequest& req, const std::string& scope) {
+  a.RequireManualMode("DELETE instance/" + scope);
   auto cluster = a.cluster();
   OperationOptions o = a.Options(req);
   if (scope == "current") return cluster->StopLocal(StopMode::kFast);
@@ -85,6 +87,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/instance/all/:order",
       [&a](const HttpRequest& req) {
+        a.RequireManualMode("POST instance/all");
         return States(a.cluster()->StartAll(ParseSequence(req.Param("order")), a.Options(req)));
       },
       kBlocking);
@@ -95,6 +98,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
         if (how != "restart" && how != "promote") {
           throw Error(ErrorCode::kNotFound, "failover/" + how + ": restart or promote");
         }
+        a.RequireManualMode("failover");
         return States(a.cluster()->Failover(
             how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote,
             a.Options(req)));
@@ -103,6 +107,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
       [&a](const HttpRequest& req) {
+        a.RequireManualMode("switchover");
         return States(a.cluster()->Switchover(ParseSequence(req.Param("order")), a.Options(req)));
       },
       kBlocking);
@@ -117,6 +122,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
           throw Error(ErrorCode::kNotFound,
                       "node/" + req.Param("scope") + ": only node/promote exists");
         }
+        a.RequireManualMode("node/promote");
         return States(a.cluster()->PromoteLocal(a.Options(req)));
       },
       kBlocking);

@@ -16,9 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr RouteOptions kBlocking{false, true, 0};
 
-bool IsPrimary(NodeState s) {
-  return s == NodeState::kMaster || s == NodeState::kSingle;
-}
 
 std::shared_ptr<RemoteNode> PeerNamed(Agent::Impl& a, const std::string& name) {
   for (const auto& p : a.peers())

@@ -27,6 +27,14 @@ bool MayBePrimary(NodeState state) noexcept {
          state == NodeState::kStarting;
 }
 
+bool IsPrimary(NodeState state) noexcept {
+  return state == NodeState::kMaster || state == NodeState::kSingle;
+}
+
+bool IsStandby(NodeState state) noexcept {
+  return state == NodeState::kSlave || state == NodeState::kRecovery;
+}
+
 NodeState DeriveNodeState(const NodeObservation& seen) noexcept {
   if (!seen.running) return NodeState::kInactive;
   if (!seen.accepting_connections) {

@@ -8,9 +8,6 @@ namespace pgha {
 
 namespace {
 
-bool IsPrimary(NodeState s) {
-  return s == NodeState::kMaster || s == NodeState::kSingle;
-}
 bool InRecovery(NodeState s) {
   return s == NodeState::kSlave || s == NodeState::kRecovery;
 }

@@ -18,9 +18,6 @@ std::string NewHolder(const std::string& node) {
   return node + "/" + std::to_string(now) + "/" + std::to_string(++counter);
 }
 
-bool IsPrimary(NodeState s) {
-  return s == NodeState::kMaster || s == NodeState::kSingle;
-}
 
 }  // namespace
 

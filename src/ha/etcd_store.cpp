@@ -277,6 +277,14 @@ std::optional<std::chrono::seconds> EtcdStore::KeepAlive(StoreLease lease) {
   return std::chrono::seconds(ttl);
 }
 
+std::optional<std::chrono::milliseconds> EtcdStore::TimeToLive(StoreLease lease) {
+  // etcd answers in whole seconds (TTL -1 for a lease it does not have).
+  json j = impl_->Call("/v3/lease/timetolive", {{"ID", std::to_string(lease)}});
+  const std::int64_t ttl = Int64Field(j, "TTL");
+  if (ttl <= 0) return std::nullopt;
+  return std::chrono::milliseconds(ttl * 1000);
+}
+
 void EtcdStore::RevokeLease(StoreLease lease) {
   try {
     impl_->Call("/v3/lease/revoke", {{"ID", std::to_string(lease)}});

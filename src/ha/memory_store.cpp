@@ -139,6 +139,16 @@ std::optional<std::chrono::seconds> MemoryStore::KeepAlive(StoreLease lease) {
   return it->second.ttl;
 }
 
+std::optional<std::chrono::milliseconds> MemoryStore::TimeToLive(StoreLease lease) {
+  auto lock = state_->Enter();
+  auto it = state_->leases.find(lease);
+  if (it == state_->leases.end()) return std::nullopt;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.expires -
+                                                                    state_->clock());
+  if (left.count() <= 0) return std::nullopt;
+  return left;
+}
+
 void MemoryStore::RevokeLease(StoreLease lease) {
   auto lock = state_->Enter();
   state_->DropLease(lease);

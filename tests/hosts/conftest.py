@@ -144,7 +144,7 @@ class Pair(e2e.Cluster):
             _give_to_postgres(node_dir)  # initdb makes data/ in it; the sockets go there too
             nodes.append({"name": name, "agent_url": f"http://{host.access_address}:{AGENT_PORT}",
                           # The host name, which resolves inside the namespaces only: nothing in
-                          # the root namespace may connect to 192.0.2.0/24 (docs/hosts.md).
+                          # the root namespace may connect to 203.0.113.0/24 (docs/hosts.md).
                           "pg_host": name, "pg_port": PG_PORT, "ns": host.ns,
                           "address": host.address, "data_dir": str(node_dir / "data"),
                           "config": str(node_dir / "agent.json"),

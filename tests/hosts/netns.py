@@ -3,9 +3,9 @@
     root namespace (the test process)
       198.51.100.(8s+1)/30 ── veth ── 198.51.100.(8s+2)/30  host A  (pgha-<pid>-<k>a)
       198.51.100.(8s+5)/30 ── veth ── 198.51.100.(8s+6)/30  host B  (pgha-<pid>-<k>b)
-    host A 192.0.2.1/24 ──────── veth "repl0" ──────── 192.0.2.2/24 host B
+    host A 203.0.113.1/24 ──────── veth "repl0" ──────── 203.0.113.2/24 host B
 
-192.0.2.0/24 is the replication network (the seed's SUBNET/MASK); each host reaches the other
+203.0.113.0/24 is the replication network (the seed's SUBNET/MASK); each host reaches the other
 only there. The root namespace reaches each host only on that host's own /30 (slot s, the
 first one no other topology of this machine uses), so no IP forwarding is needed and no
 sysctl of the root namespace is touched. No other address exists: the veths are made with
@@ -38,11 +38,11 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence
 
 NETNS_ETC = pathlib.Path("/etc/netns")
-REPLICATION_NET = ipaddress.ip_network("192.0.2.0/24")
+REPLICATION_NET = ipaddress.ip_network("203.0.113.0/24")
 ACCESS_NET = ipaddress.ip_network("198.51.100.0/24")
 REPL_LINK = "repl0"    # the A-B link's name inside each namespace
 ACCESS_LINK = "host0"  # each namespace's end of its link to the root namespace
-DEFAULT_HOSTS = (("pg-node01", "192.0.2.1"), ("pg-node02", "192.0.2.2"))
+DEFAULT_HOSTS = (("pg-node01", "203.0.113.1"), ("pg-node02", "203.0.113.2"))
 
 # Namespaces: pgha-<pid>-<k><letter>; their root-namespace veths: pgh<pid>x<k><letter> (at
 # most 15 characters: IFNAMSIZ).
@@ -174,7 +174,7 @@ class Host:
     namespace."""
     hostname: str                       # pg-node01: its name in every host's /etc/hosts
     ns: str                             # the namespace
-    address: str                        # on the replication network (192.0.2.x)
+    address: str                        # on the replication network (203.0.113.x)
     access_address: str                 # its end of the access /30: what the tests call
     root_address: str                   # the root namespace's end of that /30
     root_link: str                      # the root namespace's veth

@@ -23,7 +23,7 @@ def reaches(host, address):
 
 def test_each_host_has_its_addresses_and_names_only(topology):
     a, b = topology.host("pg-node01"), topology.host("pg-node02")
-    assert (a.address, b.address) == ("192.0.2.1", "192.0.2.2")
+    assert (a.address, b.address) == ("203.0.113.1", "203.0.113.2")
     for h in (a, b):
         access = ipaddress.ip_interface(h.access_address + "/30")
         assert access.network.subnet_of(netns.ACCESS_NET)
@@ -32,7 +32,7 @@ def test_each_host_has_its_addresses_and_names_only(topology):
         assert addresses(h) == sorted(["127.0.0.1/8", "::1/128", f"{h.address}/24",
                                        f"{h.access_address}/30"])
         hosts = h.run("getent", "hosts", "pg-node01", "pg-node02", check=True).stdout.split()
-        assert hosts == ["192.0.2.1", "pg-node01", "192.0.2.2", "pg-node02"]
+        assert hosts == ["203.0.113.1", "pg-node01", "203.0.113.2", "pg-node02"]
         # What the test process reaches: the host's access address, on its own link.
         route = subprocess.run(["ip", "-o", "route", "get", h.access_address],
                                capture_output=True, text=True, check=True).stdout

@@ -1,9 +1,9 @@
 """pgha on two real hosts: each node in its own network namespace with its own address
 (netns.py, conftest.py, docs/hosts.md), set up by the seed's procedure with the seed's
-environment (SUBNET=192.0.2.0 MASK=24, LOCAL_NODE/REMOTE_NODE host names, ports 8079/5432),
+environment (SUBNET=203.0.113.0 MASK=24, LOCAL_NODE/REMOTE_NODE host names, ports 8079/5432),
 with passwords: every TCP connection between the hosts uses scram-sha-256.
 
-1. The seed's setup procedure gives master/slave, and pg-node02 streams from 192.0.2.1.
+1. The seed's setup procedure gives master/slave, and pg-node02 streams from 203.0.113.1.
 2. The seed's six test cases, then a switchover each way with rows written before.
 3. Security: no `trust` in pg_hba.conf, replication refused without the password, the
    passfile, and no password in any log, settings file or GET answer.
@@ -81,20 +81,20 @@ def test_the_seed_setup_procedure_makes_a_pair_that_streams_across_hosts(pair, r
         assert {(n["name"], n["agent_url"], n["pg_host"], n["pg_port"])
                 for n in config["nodes"]} == {(node, f"http://{node}:8079", node, 5432),
                                               (peer, f"http://{peer}:8079", peer, 5432)}
-        assert (config["subnet"], config["mask"], config["listen_port"]) == ("192.0.2.0", 24, 8079)
+        assert (config["subnet"], config["mask"], config["listen_port"]) == ("203.0.113.0", 24, 8079)
     assert ready[(N1, "instance/all")] == {N1: "master", N2: "slave"}
     assert pair.ok(N2, "GET", "instance/all") == {N1: "master", N2: "slave"}
-    # pg-node01 sees pg-node02's walsender connection come from 192.0.2.2 ...
+    # pg-node01 sees pg-node02's walsender connection come from 203.0.113.2 ...
     wait_streaming(pair, N1, N2)
-    # ... and pg-node02's walreceiver streams from pg-node01, i.e. 192.0.2.1 (the host name
+    # ... and pg-node02's walreceiver streams from pg-node01, i.e. 203.0.113.1 (the host name
     # of primary_conninfo, resolved by /etc/hosts inside the namespace).
     rows = pair.sql(N2, "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver")
     assert len(rows) == 1 and rows[0][0] == "streaming" and rows[0][2] == "5432", rows
     sender = rows[0][1]
-    if sender != "192.0.2.1":
+    if sender != "203.0.113.1":
         assert sender == N1, rows
         resolved = pair.host(N2).run("getent", "hosts", sender, check=True).stdout.split()[0]
-        assert resolved == "192.0.2.1"
+        assert resolved == "203.0.113.1"
     # PostgreSQL listens beyond loopback (the walsender connection above came over TCP from
     # the other host).
     for node in (N1, N2):
@@ -164,9 +164,9 @@ def test_pg_hba_has_no_trust_and_tcp_uses_scram(pair, ready):
         host_rules = [r for r in rules if r[0].startswith("host")]
         assert host_rules and all(r[-1] == "scram-sha-256" for r in host_rules), \
             (node, host_rules)
-        assert ["host", "replication", f'"{REPLICATE_USER}"', "192.0.2.0/24",
+        assert ["host", "replication", f'"{REPLICATE_USER}"', "203.0.113.0/24",
                 "scram-sha-256"] in rules or \
-            ["host", "replication", REPLICATE_USER, "192.0.2.0/24", "scram-sha-256"] in rules, \
+            ["host", "replication", REPLICATE_USER, "203.0.113.0/24", "scram-sha-256"] in rules, \
             (node, rules)
         # The roles have scram verifiers; the rewind role is no superuser.
         rows = pair.sql(node, "SELECT rolname, rolsuper, rolreplication, "

@@ -258,6 +258,42 @@ fsync = off"}})",
   CHECK(c.parameters.empty());
 }
 
+TEST_CASE("Automatic failover is configured by the store's endpoints, with checked timings") {
+  AgentConfig manual = AgentConfig::Load("", kBase);
+  CHECK_FALSE(manual.AutomaticFailover());
+  Env env = kBase;
+  env["PGHA_ETCD_ENDPOINTS"] = "http://127.0.0.1:2379,,https://10.0.0.2:2379";
+  env["PGHA_HA_TTL_S"] = "3";
+  env["PGHA_HA_LOOP_MS"] = "250";
+  env["PGHA_NOFAILOVER"] = "true";
+  env["PGHA_PRIORITY"] = "7";
+  env["PGHA_ETCD_PASSWORD"] = "etcd-secret";
+  AgentConfig c = AgentConfig::Load("", env);
+  CHECK(c.AutomaticFailover());
+  CHECK(c.etcd_endpoints ==
+        std::vector<std::string>{"http://127.0.0.1:2379", "https://10.0.0.2:2379"});
+  CHECK(c.ha_ttl.count() == 3);
+  CHECK(c.ha_loop_interval.count() == 250);
+  CHECK(c.nofailover);
+  CHECK(c.priority == 7);
+  CHECK(c.ToJson().find("etcd-secret") == std::string::npos);
+  AgentConfig back = AgentConfig::FromJson(c.ToJson());
+  CHECK(back.etcd_endpoints == c.etcd_endpoints);
+  CHECK(back.ha_ttl == c.ha_ttl);
+  // A loop slower than a third of the lease could not renew it in time.
+  CHECK(CodeOf(LoadNoFile, With(env, "PGHA_HA_LOOP_MS", "1001")) == ErrorCode::kBadInput);
+  CHECK(CodeOf(LoadNoFile, With(env, "PGHA_HA_TTL_S", "1")) == ErrorCode::kBadInput);
+  CHECK(CodeOf(LoadNoFile, With(env, "PGHA_ETCD_ENDPOINTS", "127.0.0.1:2379")) ==
+        ErrorCode::kBadInput);
+  CHECK(CodeOf(LoadNoFile, With(env, "PGHA_CLUSTER_NAME", "a/b")) == ErrorCode::kBadInput);
+  // Who leads is decided by the store: POST nodes/env cannot point an agent elsewhere.
+  for (const char* body : {R"({"etcd_endpoints": []})", R"({"ha_ttl_s": 60})",
+                           R"({"cluster_name": "other"})", R"({"nofailover": false})"}) {
+    CAPTURE(std::string(body));
+    CHECK_THROWS_AS(c.Update(body), Error);
+  }
+}
+
 TEST_CASE("No token and no explicit auth_disabled: the agent does not start") {
   CHECK(CodeOf(LoadNoFile, {}) == ErrorCode::kBadInput);
   TempDir dir;

@@ -74,7 +74,12 @@ inline void Leases(ClusterStore& store, const std::string& p, const ExpireLease&
   std::optional<std::chrono::seconds> ttl = store.KeepAlive(lease);
   REQUIRE(ttl.has_value());
   CHECK(ttl->count() == 5);
+  std::optional<std::chrono::milliseconds> left = store.TimeToLive(lease);
+  REQUIRE(left.has_value());
+  CHECK(left->count() > 3000);
+  CHECK(left->count() <= 5000);
   store.RevokeLease(lease);
+  CHECK_FALSE(store.TimeToLive(lease).has_value());
   CHECK(store.Get(p + "leased").kvs.empty());
   CHECK_FALSE(store.KeepAlive(lease).has_value());
   store.RevokeLease(lease);  // gone already: no error
@@ -91,6 +96,7 @@ inline void Leases(ClusterStore& store, const std::string& p, const ExpireLease&
   expire(store, short_lease);
   CHECK(store.Get(p + "short").kvs.empty());
   CHECK_FALSE(store.KeepAlive(short_lease).has_value());
+  CHECK_FALSE(store.TimeToLive(short_lease).has_value());
 }
 
 inline void Watches(ClusterStore& store, const std::string& p) {

@@ -1,0 +1,438 @@
+#include "ha_loop.hpp"
+
+#include <iostream>
+
+#include "agent_impl.hpp"
+#include "pgha/error.hpp"
+#include "pgha/node_state.hpp"
+
+namespace pgha::agent {
+
+namespace {
+
+using nlohmann::json;
+
+// How much earlier than the lease's earliest possible expiry a leader that could not renew
+// fences: clock-rate drift, the scheduling of the renewer and the fencing itself.
+std::chrono::milliseconds FenceMargin(std::chrono::seconds ttl) {
+  return std::max(std::chrono::milliseconds(500),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 4);
+}
+
+std::string Role(NodeState s) {
+  if (IsPrimary(s)) return "master";
+  if (IsStandby(s)) return "replica";
+  return "";
+}
+
+}  // namespace
+
+HaLoop::HaLoop(Agent::Impl& agent, std::unique_ptr<ClusterStore> store)
+    : a_(agent),
+      store_(std::move(store)),
+      cluster_(*store_, a_.config()->etcd_prefix, a_.config()->cluster_name),
+      name_(a_.config()->local_node),
+      ttl_(a_.config()->ha_ttl),
+      interval_(a_.config()->ha_loop_interval),
+      deadline_(ttl_, FenceMargin(ttl_)) {}
+
+HaLoop::~HaLoop() {
+  Stop();
+}
+
+void HaLoop::Start() {
+  guard_ = std::make_unique<FenceGuard>("/proc/self/exe", a_.config()->pgdata);
+  loop_ = std::thread([this] { LoopThread(); });
+  renewer_ = std::thread([this] { RenewThread(); });
+  watcher_ = std::thread([this] { WatchThread(); });
+}
+
+void HaLoop::Stop() noexcept {
+  if (stop_.exchange(true)) return;
+  wake_cv_.notify_all();
+  for (std::thread* t : {&loop_, &renewer_, &watcher_}) {
+    if (t->joinable()) t->join();
+  }
+  try {
+    // A leader that stops takes its server down first (fast: what it acknowledged is
+    // flushed, while it still holds the lease), then gives the key up, so that a standby
+    // takes over at once rather than when the lease expires. Without the agent nothing would
+    // fence a server left running.
+    if (Leading()) {
+      if (a_.local->State() != NodeState::kInactive) a_.local->Stop(StopMode::kFast);
+      DropLeadership(/*release_key=*/true);
+    }
+  } catch (const std::exception& e) {
+    Log(std::string("stop: ") + e.what());
+  }
+  guard_.reset();
+}
+
+bool HaLoop::Leading() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return leader_lease_ != 0;
+}
+
+void HaLoop::Log(const std::string& line) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (line == last_log_) return;  // a state that lasts is said once
+    last_log_ = line;
+  }
+  std::cerr << "pgha-agent: ha: " << line << "\n";
+}
+
+void HaLoop::LoopThread() {
+  while (!stop_) {
+    try {
+      Round();
+    } catch (const std::exception& e) {
+      // The store or the server did not answer: nothing is decided on a guess this round.
+      Log(std::string("round: ") + e.what());
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_cv_.wait_for(lock, interval_, [this] { return wake_ || stop_.load(); });
+    wake_ = false;
+  }
+}
+
+void HaLoop::WatchThread() {
+  std::int64_t after = 0;
+  while (!stop_) {
+    try {
+      if (after == 0) after = store_->Get(cluster_.Key("leader")).revision;
+      StoreWatch w = store_->Watch(cluster_.Key("leader"), after, std::chrono::seconds(1));
+      if (w.compacted) {
+        after = 0;
+        continue;
+      }
+      if (w.revision > after) after = w.revision;
+      if (!w.events.empty()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        wake_ = true;
+        wake_cv_.notify_all();
+      }
+    } catch (const std::exception&) {
+      // The loop sees the store's trouble too; retry after a pause the stop can cut short.
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_cv_.wait_for(lock, interval_, [this] { return stop_.load(); });
+    }
+  }
+}
+
+void HaLoop::RenewThread() {
+  while (!stop_) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_cv_.wait_for(lock, interval_, [this] { return stop_.load(); });
+    }
+    if (stop_) return;
+    StoreLease lease;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lease = leader_lease_;
+    }
+    if (lease == 0) continue;
+    const Clock::time_point sent = Clock::now();
+    try {
+      std::optional<std::chrono::seconds> got = store_->KeepAlive(lease);
+      if (got && *got >= ttl_) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (leader_lease_ == lease) {
+          deadline_.Renewed(sent);
+          try {
+            guard_->Arm(*deadline_.FenceBy());
+          } catch (const Error& e) {
+            std::cerr << "pgha-agent: ha: " << e.what() << "; starting a new guard\n";
+            guard_ = std::make_unique<FenceGuard>("/proc/self/exe", a_.config()->pgdata);
+            guard_->Arm(*deadline_.FenceBy());
+          }
+        }
+        continue;
+      }
+      // The store says the lease is gone: another member may hold the key already.
+      if (a_.local->State() != NodeState::kInactive) FenceNow("the leader lease expired");
+      DropLeadership(/*release_key=*/false);
+      continue;
+    } catch (const std::exception& e) {
+      Log(std::string("leader lease renewal failed: ") + e.what());
+    }
+    bool must_fence;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      must_fence = leader_lease_ == lease && deadline_.MustFence(Clock::now());
+    }
+    if (must_fence) {
+      FenceNow("the leader lease was not renewed in time (the store does not answer)");
+      DropLeadership(/*release_key=*/false);
+    }
+  }
+}
+
+MemberStatus HaLoop::Publish() {
+  auto c = a_.config();
+  MemberStatus m;
+  m.name = name_;
+  m.agent_url = c->Local().agent_url;
+  m.nofailover = c->nofailover;
+  m.priority = c->priority;
+  NodeState state = a_.local->State();
+  m.state = std::string(NodeStateName(state));
+  m.role = Role(state);
+  if (IsPrimary(state) || IsStandby(state)) {
+    try {
+      NodeFacts f = a_.local->Facts();
+      m.timeline = f.timeline;
+      m.received = f.end_of_wal;
+      m.replayed = f.end_of_wal;
+    } catch (const Error&) {
+      // Between states: published without a position, which no election counts.
+    }
+  }
+  StoreLease lease;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lease = member_lease_;
+  }
+  if (lease == 0 || !store_->KeepAlive(lease)) lease = store_->GrantLease(ttl_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    member_lease_ = lease;
+  }
+  cluster_.PublishMember(m, lease);
+  return m;
+}
+
+void HaLoop::Round() {
+  MemberStatus me = Publish();
+  StoreRange config = store_->Get(cluster_.Key("config"));
+  bool paused = false;
+  if (!config.kvs.empty()) {
+    json j = json::parse(config.kvs[0].value, nullptr, false);
+    paused = j.is_object() && j.value("pause", false);
+  }
+  paused_ = paused;
+  std::optional<StoreKeyValue> leader = cluster_.Leader();
+  if (leader && leader->value != name_) {
+    for (const MemberStatus& m : cluster_.Members()) {
+      if (m.name == leader->value) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        last_leader_ = m;
+      }
+    }
+  }
+  if (leader && leader->value == name_ && !Leading()) {
+    // The key of an earlier run of this agent: taken back while its lease lives (the guard
+    // of that run, if it was armed, still fences at its moment; the server then restarts).
+    const Clock::time_point sent = Clock::now();
+    if (auto got = store_->KeepAlive(leader->lease); got && *got >= ttl_) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      leader_lease_ = leader->lease;
+      deadline_.Renewed(sent);
+      guard_->Arm(*deadline_.FenceBy());
+    } else {
+      return;  // expiring: the next round sees it gone
+    }
+  }
+  const NodeState state = *ParseNodeState(me.state);
+  if (paused) {
+    if (IsPrimary(state)) {
+      if (!leader) TakeLeaderKey();
+    } else if (Leading()) {
+      DropLeadership(/*release_key=*/true);  // a manual operation moved the master elsewhere
+    }
+    return;
+  }
+  Act(me, leader);
+}
+
+bool HaLoop::TakeLeaderKey() {
+  const Clock::time_point sent = Clock::now();
+  StoreLease lease = store_->GrantLease(ttl_);
+  if (!cluster_.TakeLeader(name_, lease)) {
+    store_->RevokeLease(lease);
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  leader_lease_ = lease;
+  deadline_ = LeaderDeadline(ttl_, FenceMargin(ttl_));
+  deadline_.Renewed(sent);
+  guard_->Arm(*deadline_.FenceBy());
+  std::cerr << "pgha-agent: ha: " << name_ << " holds the leader key\n";
+  return true;
+}
+
+void HaLoop::DropLeadership(bool release_key) {
+  StoreLease lease;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lease = leader_lease_;
+    leader_lease_ = 0;
+    deadline_ = LeaderDeadline(ttl_, FenceMargin(ttl_));
+    crashed_since_.reset();
+    try {
+      if (guard_) guard_->Disarm();
+    } catch (const Error&) {
+    }
+  }
+  if (release_key && lease != 0) {
+    try {
+      cluster_.ReleaseLeader(name_);
+      store_->RevokeLease(lease);
+    } catch (const Error& e) {
+      Log(std::string("could not release the leader key (it expires): ") + e.what());
+    }
+  }
+}
+
+void HaLoop::FenceNow(const std::string& why) {
+  std::optional<pid_t> pm = FencePostmaster(a_.config()->pgdata);
+  std::cerr << "pgha-agent: ha: fenced (" << why << "): "
+            << (pm ? "killed postmaster " + std::to_string(*pm) : std::string("nothing ran"))
+            << "\n";
+}
+
+void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& leader) {
+  const NodeState state = *ParseNodeState(me.state);
+  const bool other_leader = leader && leader->value != name_;
+  if (IsPrimary(state)) {
+    crashed_since_.reset();
+    if (Leading()) return;
+    if (!leader) {
+      TakeLeaderKey();
+      return;
+    }
+    if (other_leader) {
+      // Two primaries: this one is not the leader. It stops acknowledging at once.
+      FenceNow(leader->value + " holds the leader key");
+      return;  // rejoins next round, as a stopped node
+    }
+    return;
+  }
+  if (IsStandby(state)) {
+    if (Leading()) {
+      // Won the key, not promoted yet (or the promotion failed): promote now, locally. The
+      // old leader is not asked anything: its lease expired, so it is fenced, and its agent,
+      // when there is one, may be frozen or cut off (an operation through it would wait out
+      // every timeout). Its logical slots are on this node already (the slot keeper's copies).
+      try {
+        a_.local->Promote();
+        std::cerr << "pgha-agent: ha: " << name_ << " promoted: the new master\n";
+      } catch (const Error& e) {
+        Log(std::string("promotion failed, giving the key up: ") + e.what());
+        DropLeadership(/*release_key=*/true);
+      }
+      return;
+    }
+    if (other_leader) return;  // follows it (the standby configuration names the master)
+    Elect(me);
+    return;
+  }
+  if (state == NodeState::kInactive) {
+    if (Leading()) {
+      // The leader's server crashed while its agent lives: restarted in place on the same
+      // timeline while the lease is held (the renewer keeps it), given up when that fails.
+      if (!crashed_since_) crashed_since_ = Clock::now();
+      KillLeftovers(a_.config()->pgdata);
+      try {
+        a_.local->StartCurrent();
+        std::cerr << "pgha-agent: ha: restarted the crashed master in place\n";
+        crashed_since_.reset();
+      } catch (const Error& e) {
+        if (Clock::now() - *crashed_since_ >= ttl_) {
+          Log(std::string("restart in place failed, giving the key up: ") + e.what());
+          DropLeadership(/*release_key=*/true);
+        } else {
+          Log(std::string("restart in place failed, retrying: ") + e.what());
+        }
+      }
+      return;
+    }
+    if (other_leader) Rejoin("the leader is " + leader->value);
+  }
+}
+
+void HaLoop::Elect(const MemberStatus& me) {
+  (void)me;
+  LeaderFacts facts;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (last_leader_) {
+      facts.name = last_leader_->name;
+      facts.timeline = last_leader_->timeline;
+      facts.position = last_leader_->received;
+    }
+  }
+  std::vector<MemberStatus> members = cluster_.Members();
+  if (facts.timeline == 0) {
+    // No leader seen by this run: candidates must share the timeline of the most advanced.
+    for (const MemberStatus& m : members) facts.timeline = std::max(facts.timeline, m.timeline);
+  }
+  CandidateChoice choice = ChooseCandidate(members, facts, CandidateRules{});
+  if (!choice.winner) {
+    std::string why;
+    for (const CandidateVerdict& v : choice.verdicts) why += " " + v.name + ": " + v.reason + ";";
+    Log("no leader and no eligible candidate:" + why);
+    return;
+  }
+  if (*choice.winner != name_) return;  // the winner takes the key; this node follows it
+  if (!TakeLeaderKey()) return;
+  std::cerr << "pgha-agent: ha: " << name_ << " won the election (leader was "
+            << (facts.name.empty() ? std::string("unknown") : facts.name) << ")\n";
+  Act(Publish(), cluster_.Leader());  // promote now, not a round later
+}
+
+void HaLoop::Rejoin(const std::string& why) {
+  try {
+    OperationOptions o;
+    o.timeout = a_.config()->operation_timeout;
+    a_.cluster()->StartSlave(o);
+    std::cerr << "pgha-agent: ha: rejoined as a standby (" << why << ")\n";
+  } catch (const Error& e) {
+    Log("cannot rejoin (" + why + "): " + e.what());
+  }
+}
+
+json HaLoop::ClusterJson() {
+  std::optional<StoreKeyValue> leader = cluster_.Leader();
+  std::vector<MemberStatus> members = cluster_.Members();
+  Lsn leader_position;
+  for (const MemberStatus& m : members) {
+    if (leader && m.name == leader->value) leader_position = m.received;
+  }
+  json list = json::array();
+  for (const MemberStatus& m : members) {
+    json lag = nullptr;
+    if (leader_position.IsValid() && m.received.IsValid() && m.role == "replica")
+      lag = m.received < leader_position ? leader_position.value() - m.received.value() : 0;
+    list.push_back({{"name", m.name},
+                    {"role", m.role},
+                    {"state", m.state},
+                    {"timeline", m.timeline},
+                    {"received", m.received.IsValid() ? m.received.ToString() : ""},
+                    {"replayed", m.replayed.IsValid() ? m.replayed.ToString() : ""},
+                    {"lag_bytes", lag},
+                    {"agent_url", m.agent_url},
+                    {"nofailover", m.nofailover},
+                    {"priority", m.priority}});
+  }
+  json lease_ms = nullptr;
+  if (leader && leader->lease != 0) {
+    if (auto left = store_->TimeToLive(leader->lease)) lease_ms = left->count();
+  }
+  return {{"cluster", a_.config()->cluster_name},
+          {"leader", leader ? json(leader->value) : json(nullptr)},
+          {"leader_lease_ms", lease_ms},
+          {"paused", paused_.load()},
+          {"members", list}};
+}
+
+void HaLoop::SetPaused(bool paused) {
+  store_->Put(cluster_.Key("config"), json({{"pause", paused}}).dump());
+  paused_ = paused;
+  std::lock_guard<std::mutex> lock(mutex_);
+  wake_ = true;
+  wake_cv_.notify_all();
+}
+
+}  // namespace pgha::agent

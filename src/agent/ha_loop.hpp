@@ -1,0 +1,105 @@
+// Automatic failover: the loop every agent runs when a store (etcd) is configured (private).
+// docs/ha.md describes the rules; this is their one implementation.
+#ifndef PGHA_AGENT_HA_LOOP_HPP
+#define PGHA_AGENT_HA_LOOP_HPP
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "fence.hpp"
+#include "pgha/agent.hpp"
+#include "pgha/cluster_store.hpp"
+#include "pgha/failover_policy.hpp"
+#include "pgha/store_cluster.hpp"
+
+namespace pgha::agent {
+
+/// One agent's part of automatic failover. Each round (every ha_loop_interval, or at once when
+/// the leader key changes): publish this member's status; then, unless the cluster is paused,
+///
+/// - a running primary holds the leader key (takes it when free; fenced when another holds
+///   it, then rejoins that leader as a standby);
+/// - a standby follows the leader; when there is no leader, the most advanced eligible
+///   standby (ChooseCandidate) takes the key by compare-and-create and promotes;
+/// - a stopped node rejoins the leader by the manual path's rules (validLsn, pg_rewind, or
+///   refusal with the pg/sync hint); a leader whose server crashed restarts it in place while
+///   it still holds the lease, and gives the key up when that fails.
+///
+/// While this node leads, a thread of its own renews the leader lease; the leader fences its
+/// server (FencePostmaster) when a renewal has not been confirmed by LeaderDeadline's moment,
+/// and so does the FenceGuard process when the agent is gone or frozen. Paused: only the
+/// key's bookkeeping (a primary keeps or takes it, anyone else gives it up), no start, stop or
+/// promotion. Thread-safe.
+class HaLoop {
+ public:
+  HaLoop(Agent::Impl& agent, std::unique_ptr<ClusterStore> store);
+  ~HaLoop();
+  HaLoop(const HaLoop&) = delete;
+  HaLoop& operator=(const HaLoop&) = delete;
+
+  /// Starts the guard, the renewer, the watcher and the loop. Throws Error(kIo) when the
+  /// guard cannot start.
+  void Start();
+  /// Stops the threads and the guard. A leader stops its server (fast) and releases the key.
+  void Stop() noexcept;
+
+  /// GET cluster: the leader, its lease's remaining time, whether paused, every member.
+  nlohmann::json ClusterJson();
+  /// POST cluster/pause and cluster/resume.
+  void SetPaused(bool paused);
+  /// The pause as last read from the store.
+  bool Paused() const { return paused_.load(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void LoopThread();
+  void RenewThread();
+  void WatchThread();
+  void Round();
+  /// Publishes this member; returns its status.
+  MemberStatus Publish();
+  bool TakeLeaderKey();
+  void DropLeadership(bool release_key);
+  void FenceNow(const std::string& why);
+  void Act(const MemberStatus& me, const std::optional<StoreKeyValue>& leader);
+  void Elect(const MemberStatus& me);
+  void Rejoin(const std::string& why);
+  void Log(const std::string& line);
+  bool Leading() const;
+
+  Agent::Impl& a_;
+  std::unique_ptr<ClusterStore> store_;
+  StoreCluster cluster_;
+  const std::string name_;
+  const std::chrono::seconds ttl_;
+  const std::chrono::milliseconds interval_;
+  std::unique_ptr<FenceGuard> guard_;
+
+  mutable std::mutex mutex_;  ///< guards the leadership fields below and wake_
+  std::condition_variable wake_cv_;
+  bool wake_ = false;
+  StoreLease leader_lease_ = 0;  ///< 0: not leading
+  LeaderDeadline deadline_;
+  StoreLease member_lease_ = 0;
+  std::optional<MemberStatus> last_leader_;  ///< the leader's last record seen
+  std::optional<Clock::time_point> crashed_since_;
+  std::string last_log_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
+  std::thread loop_;
+  std::thread renewer_;
+  std::thread watcher_;
+};
+
+}  // namespace pgha::agent
+
+#endif  // PGHA_AGENT_HA_LOOP_HPP
