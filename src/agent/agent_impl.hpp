@@ -91,6 +91,8 @@ void AddWalRoutes(Agent::Impl& a, Router& r);
 void AddInternalRoutes(Agent::Impl& a, Router& r);
 void AddAdminRoutes(Agent::Impl& a, Router& r);
 void AddSlotRoutes(Agent::Impl& a, Router& r);
+/// The load balancers' routes: /primary, /replica, /read-only, /health, ... (docs/agent.md).
+void AddHealthRoutes(Agent::Impl& a, Router& r);
 
 }  // namespace agent
 }  // namespace pgha

@@ -181,10 +181,12 @@ MemberStatus HaLoop::Publish() {
   m.role = Role(state);
   if (IsPrimary(state) || IsStandby(state)) {
     try {
-      NodeFacts f = a_.local->Facts();
+      // From the instance, not LocalNode::Facts: that waits for the node's lock, which an
+      // operation or a slot sync round may hold for seconds.
+      LsnFacts f = a_.local->instance().ReadLsnFacts();
       m.timeline = f.timeline;
-      m.received = f.end_of_wal;
-      m.replayed = f.end_of_wal;
+      m.received = f.last_lsn;
+      m.replayed = f.last_lsn;
     } catch (const Error&) {
       // Between states: published without a position, which no election counts.
     }
@@ -213,13 +215,15 @@ void HaLoop::Round() {
   }
   paused_ = paused;
   std::optional<StoreKeyValue> leader = cluster_.Leader();
-  if (leader && leader->value != name_) {
-    for (const MemberStatus& m : cluster_.Members()) {
-      if (m.name == leader->value) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        last_leader_ = m;
-      }
+  std::vector<MemberStatus> members = cluster_.Members();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const MemberStatus& m : members) {
+      if (leader && leader->value != name_ && m.name == leader->value) last_leader_ = m;
     }
+    view_.leader = leader ? std::optional<std::string>(leader->value) : std::nullopt;
+    view_.members = std::move(members);
+    view_.at = Clock::now();
   }
   if (leader && leader->value == name_ && !Leading()) {
     // The key of an earlier run of this agent: taken back while its lease lives (the guard
@@ -425,6 +429,11 @@ json HaLoop::ClusterJson() {
           {"leader_lease_ms", lease_ms},
           {"paused", paused_.load()},
           {"members", list}};
+}
+
+HaLoop::View HaLoop::LastView() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return view_;
 }
 
 void HaLoop::SetPaused(bool paused) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,17 @@ class HaLoop {
   nlohmann::json ClusterJson();
   /// POST cluster/pause and cluster/resume.
   void SetPaused(bool paused);
+  /// What the last round saw: the leader key's holder and every member's record, and when.
+  struct View {
+    std::optional<std::string> leader;
+    std::vector<MemberStatus> members;
+    std::optional<std::chrono::steady_clock::time_point> at;  ///< none before the first round
+  };
+  View LastView() const;
+  /// True while this agent holds the leader key (its lease renewed in time).
+  bool Leads() const { return Leading(); }
+  std::chrono::milliseconds interval() const { return interval_; }
+
   /// The pause as last read from the store.
   bool Paused() const { return paused_.load(); }
 
@@ -92,6 +104,7 @@ class HaLoop {
   std::optional<MemberStatus> last_leader_;  ///< the leader's last record seen
   std::optional<Clock::time_point> crashed_since_;
   std::string last_log_;
+  View view_;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};

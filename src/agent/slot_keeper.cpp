@@ -9,6 +9,9 @@ namespace pgha::agent {
 
 namespace {
 
+// How long a round waits for the master's slots (see Round).
+constexpr auto kMasterCallBound = std::chrono::seconds(2);
+
 /// The peer that runs as master now, when one does.
 std::shared_ptr<RemoteNode> MasterPeer(Agent::Impl& a) {
   for (const auto& peer : a.peers()) {
@@ -71,7 +74,11 @@ std::optional<SlotSyncReport> SlotKeeper::Round() {
   // A node of its own: RemoteNode carries an operation's lease header.
   RemoteNode master(found->address(), agent_.client);
   const std::string& self = local.address().name;
+  // Bounded short: the round holds this node's lock while it asks the master, and a master
+  // that is frozen or cut off must not keep the lock (and a failover) waiting for curl's own
+  // timeout. A slow answer is only a round missed.
   MasterSlotsSource source = [&](const HoldChanges& c) {
+    deadline::Scope bound(deadline::Clock::now() + kMasterCallBound);
     return master.MasterSlotsFor(self, c, /*ensure_physical_slot=*/false);
   };
   auto report = local.SyncSlotsFrom(master.address(), source, /*apply=*/true,

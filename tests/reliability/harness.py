@@ -128,7 +128,7 @@ class LocalCluster:
     """Two (or more) nodes brought up by `pghactl local up`, with every agent started with
     PGHA_FAULT_FILE pointing at one spec file (inert until a test writes it)."""
 
-    def __init__(self, nodes: int = 2):
+    def __init__(self, nodes: int = 2, up_args: Tuple[str, ...] = ()):
         self.base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-rel-"))
         os.chmod(self.base, 0o755)
         self.dir = self.base / "cluster"
@@ -136,7 +136,7 @@ class LocalCluster:
         self.procs: Dict[str, subprocess.Popen] = {}
         env = dict(os.environ, PGHA_FAULT_FILE=str(self.fault_file))
         res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(self.dir),
-                              "--nodes", str(nodes)], capture_output=True, text=True,
+                              "--nodes", str(nodes), *up_args], capture_output=True, text=True,
                              timeout=600, env=env)
         if res.returncode != 0:
             self.down()
@@ -397,6 +397,9 @@ class Writer:
         self.cluster = cluster
         self.table = table
         self.acked: List[int] = []
+        # (row, node that acknowledged it, time.monotonic() of the acknowledgement)
+        self.acked_at: List[Tuple[int, str, float]] = []
+        self.node: Optional[str] = None  # the node the writer is connected to
         self.attempted = 0
         self.errors = 0
         self._stop = threading.Event()
@@ -418,6 +421,7 @@ class Writer:
                 with conn.cursor() as cur:
                     cur.execute("SELECT pg_is_in_recovery()")
                     if not cur.fetchone()[0]:
+                        self.node = n
                         return conn
                 conn.close()
             except psycopg2.Error:
@@ -440,6 +444,7 @@ class Writer:
                 with conn.cursor() as cur:
                     cur.execute(f"INSERT INTO {self.table} (id) VALUES (%s)", (row,))
                 self.acked.append(row)
+                self.acked_at.append((row, self.node, time.monotonic()))
             except psycopg2.Error:
                 self.errors += 1
                 try:
