@@ -18,6 +18,9 @@ packages=(
   etcd-server etcd-client
   # misc tools used by tests and scripts
   util-linux procps iproute2 curl
+  # the checks of GET /metrics (promtool) and of the load balancers' routes behind a real
+  # HAProxy (tests/e2e/test_metrics.py, test_haproxy.py); their daemons are not started
+  prometheus haproxy
   # the writers of bench/run_agent.sh and tests/reliability (the bench script installs wrk and
   # nginx itself: CI runs no benchmark)
   python3-psycopg2
@@ -39,8 +42,10 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update
 "${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
 
-# Debian's etcd-server enables a default member on port 2379 where systemd runs; pgha's tests
-# and local cluster start their own members, so leave none running.
+# Debian's etcd-server, prometheus and haproxy enable their services where systemd runs; pgha's
+# tests start their own processes on ports they choose, so leave none running.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-  "${as_root[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
+  for unit in etcd prometheus haproxy; do
+    "${as_root[@]}" systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
 fi

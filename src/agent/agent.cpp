@@ -178,6 +178,7 @@ void Agent::Start() {
   agent::AddAdminRoutes(*impl_, router);
   agent::AddSlotRoutes(*impl_, router);
   agent::AddHealthRoutes(*impl_, router);
+  agent::AddMetricsRoute(*impl_, router);
   std::shared_ptr<const AgentConfig> config = impl_->config();
   HttpServerOptions so;
   so.address = config->listen_address;

@@ -93,6 +93,8 @@ void AddAdminRoutes(Agent::Impl& a, Router& r);
 void AddSlotRoutes(Agent::Impl& a, Router& r);
 /// The load balancers' routes: /primary, /replica, /read-only, /health, ... (docs/agent.md).
 void AddHealthRoutes(Agent::Impl& a, Router& r);
+/// GET /metrics (docs/agent.md, "Metrics").
+void AddMetricsRoute(Agent::Impl& a, Router& r);
 
 }  // namespace agent
 }  // namespace pgha
