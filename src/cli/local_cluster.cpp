@@ -12,6 +12,7 @@
 
 #include "fs.hpp"
 #include "local_etcd.hpp"
+#include "local_pause.hpp"
 #include "local_process.hpp"
 #include "pgha/agent_config.hpp"
 #include "pgha/error.hpp"
@@ -162,7 +163,9 @@ void StartEtcd(json& cluster, std::ostream& log) {
   log << "etcd has a leader: " << cluster["etcd"]["endpoints"].dump() << "\n";
 }
 
-// The seed's setup procedure through the agents' routes; returns instance/all's states.
+// The seed's setup procedure through the agents' routes; returns instance/all's states. With
+// a store it runs paused (the routes are refused otherwise), and ends once the master holds
+// the leader key with automatic failover resumed.
 json SetUp(const json& cluster, const std::string& database, std::ostream& log) {
   HttpClient c =
       MakeClient(cluster["api_token"].get<std::string>(), cluster.value("tls_ca_file", ""));
@@ -170,6 +173,8 @@ json SetUp(const json& cluster, const std::string& database, std::ostream& log) 
     WaitHealthy(c, n, n["agent_pid"].get<pid_t>(), n["agent_log"].get<std::string>());
   }
   log << "setup through the agents' routes:\n";
+  const bool store = cluster.contains("etcd");
+  if (store) PauseFailover(c, cluster, /*all=*/true, log);
   std::string api0 = cluster["nodes"][0]["agent_url"].get<std::string>() + "/api/pg/v1/";
   for (const json& n : cluster["nodes"]) {
     Call(c, HttpMethod::kPost, n["agent_url"].get<std::string>() + "/api/pg/v1/nodes/env", log);
@@ -180,7 +185,9 @@ json SetUp(const json& cluster, const std::string& database, std::ostream& log) 
          cluster["nodes"][i]["agent_url"].get<std::string>() + "/api/pg/v1/pg/sync/" + database,
          log);
   }
-  return Call(c, HttpMethod::kPost, api0 + "instance/all", log);
+  json states = Call(c, HttpMethod::kPost, api0 + "instance/all", log);
+  if (store) ResumeFailover(c, cluster, cluster["nodes"][0]["name"].get<std::string>(), log);
+  return states;
 }
 
 // Writes every node's agent configuration; returns cluster.json's "nodes".
@@ -377,6 +384,15 @@ void LocalStart(const std::string& dir, const std::string& name, std::ostream& l
 void LocalDown(const std::string& dir, std::ostream& log) {
   json cluster = ReadClusterFile(dir);
   HttpClient c = MakeClient(cluster.value("api_token", ""), cluster.value("tls_ca_file", ""));
+  if (cluster.contains("etcd")) {
+    // The HA loops would refuse DELETE instance/all, and could restart or promote a server
+    // while the agents stop. The pause stays in the store (POST cluster/resume ends it).
+    try {
+      PauseFailover(c, cluster, /*all=*/false, log);
+    } catch (const Error& e) {
+      log << "  (" << e.what() << ")\n";
+    }
+  }
   for (const json& n : cluster["nodes"]) {  // stop PostgreSQL in order through one agent
     try {
       Call(c, HttpMethod::kDelete, n["agent_url"].get<std::string>() + "/api/pg/v1/instance/all",
