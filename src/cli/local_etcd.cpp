@@ -139,6 +139,11 @@ json PlanEtcd(const std::string& dir, int members, int first_port) {
                  // Read at the first start only: a restart of a member with data ignores them.
                  "--initial-cluster-state", "new",
                  "--initial-cluster-token", token,
+                 // A new etcd leader within about 0.5-1 s of losing one (1-2 s by default),
+                 // well inside the agents' short lease (ha_ttl_s 3: the master fences itself
+                 // when a renewal has not been confirmed for 2.25 s). Loopback's round trip
+                 // is far below the 50 ms heartbeat.
+                 "--heartbeat-interval", "50", "--election-timeout", "500",
                  "--logger", "zap", "--log-outputs", "stderr",
                  // The HA loops write member keys often; keep etcd's history bounded.
                  "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h"};
@@ -202,14 +207,12 @@ bool EtcdMemberRunning(const json& member) {
 
 void StopEtcd(const json& etcd, std::ostream& log) {
   if (!etcd.contains("members")) return;
-  std::vector<const json*> stopping;
+  // One at a time: a leader stopping hands its leadership to a member that still runs, at
+  // once; stopped together, it waits seconds for a transferee that is exiting too.
   for (const json& m : etcd["members"]) {
-    if (Terminate(m.value("pid", 0), Program(m))) stopping.push_back(&m);
-  }
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  for (const json* m : stopping) {
-    AwaitExit(m->value("pid", 0), Program(*m), deadline);
-    log << "stopped etcd member " << Name(*m) << "\n";
+    if (!Terminate(m.value("pid", 0), Program(m))) continue;
+    AwaitExit(m.value("pid", 0), Program(m), Clock::now() + std::chrono::seconds(10));
+    log << "stopped etcd member " << Name(m) << "\n";
   }
 }
 

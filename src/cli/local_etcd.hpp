@@ -44,7 +44,8 @@ bool WaitEtcdMemberUp(const nlohmann::json& etcd, const nlohmann::json& member,
 /// True when `member`'s pid runs etcd.
 bool EtcdMemberRunning(const nlohmann::json& member);
 
-/// Stops every member of `etcd` that runs (SIGTERM to all, 10 s, then SIGKILL). Idempotent.
+/// Stops every member of `etcd` that runs, one after the other (SIGTERM, 10 s, then
+/// SIGKILL). Idempotent.
 void StopEtcd(const nlohmann::json& etcd, std::ostream& log);
 
 }  // namespace pgha::cli
