@@ -190,8 +190,8 @@ int List(Parsed p, std::ostream& out, std::ostream& err) {
   const HttpClient c = MakeClient(p.target, std::chrono::seconds(10));
   auto [api, r] = FirstAnswer(c, agents, "cluster");
   if (r.status == 404) {
-    err << "pghactl: " << api << "cluster answered 404: no cluster store is configured; "
-        << "the agents' own states follow\n";
+    err << "pghactl: " << api << "cluster answered 404: no cluster store (none configured, "
+        << "or an agent without GET cluster); the agents' own states follow\n";
     return ListStates(c, api, p.json, out);
   }
   ThrowIfHttpError(r, "GET " + api + "cluster");
