@@ -204,7 +204,7 @@ int List(Parsed p, std::ostream& out, std::ostream& err) {
   }
   std::map<std::string, std::string> hosts;
   std::string name = LocalNames(p.target, &hosts);
-  if (auto it = view.find("cluster_name"); it != view.end() && it->is_string()) name = *it;
+  if (auto it = view.find("cluster"); it != view.end() && it->is_string()) name = *it;
   out << RenderClusterTable(view, name, hosts);
   ListSlots(c, api, out);
   return 0;

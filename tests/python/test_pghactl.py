@@ -67,7 +67,7 @@ def test_refuses_other_files(tmp_path):
 STATES = {"pg-node01": "master", "pg-node02": "slave"}
 LSNS = {n: {"timeLineID": "1", "lastLsn": "0/3000060", "walFile": "000000010000000000000003"}
         for n in STATES}
-VIEW = {"cluster_name": "pgha", "leader": "pg-node01", "leader_lease_ms": 2400, "paused": False,
+VIEW = {"cluster": "pgha", "leader": "pg-node01", "leader_lease_ms": 2400, "paused": False,
         "members": [
             {"name": "pg-node02", "role": "replica", "state": "slave", "timeline": 1,
              "received": "0/3000060", "replayed": "0/3000000", "lag_bytes": 3 << 20,
@@ -160,7 +160,7 @@ def test_list_shows_the_store_view_like_patronictl(fake_agent):
 def test_list_asks_the_next_agent_and_names_hosts_from_the_cluster_file(fake_agent, tmp_path):
     url, routes = fake_agent
     view = dict(VIEW, leader=None, leader_lease_ms=None, paused=True)
-    del view["cluster_name"]
+    del view["cluster"]
     routes.update({"cluster": (200, view), "slots": (200, {"slots": []})})
     nodes = [{"name": "pg-node01", "agent_url": f"http://127.0.0.1:{closed_port()}",
               "pg_host": "127.0.0.1", "pg_port": 5433},
