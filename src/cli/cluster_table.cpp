@@ -40,7 +40,7 @@ std::string Host(const json& m, const std::map<std::string, std::string>& pg_hos
 
 std::string Role(const json& m, const std::string& leader) {
   if (!leader.empty() && Text(m, "name") == leader) return "Leader";
-  const std::string role = Text(m, "role");
+  std::string role = Text(m, "role");
   if (role == "master") return "Master";
   if (role == "replica") return "Replica";
   return role;
