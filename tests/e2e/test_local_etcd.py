@@ -1,8 +1,9 @@
 """`pghactl local up --etcd`: etcd members started before the agents, named in their
 configurations; `local start` of a killed member or agent; `local down` of everything.
 
-The agents' HA loop is not what is tested here: these tests hold whether or not the agents
-act on the store (the cluster is the seed's manual setup either way)."""
+The agents' HA loop is not what is tested here (that is the failover suites' work): only that
+`local up` sets the cluster up through it (paused for the seed's setup, then resumed with the
+master as the leader) and `local down` stops it."""
 
 import json
 import os
@@ -159,8 +160,10 @@ def test_list_answers_with_or_without_the_ha_loop(etcd_cluster):
     res = c.pghactl("list", str(c.dir))
     if "404" in res.stderr:  # no GET cluster yet: the agents' states
         assert "pg-node01    master" in res.stdout, res.stdout
-    else:
-        assert res.stdout.startswith("Cluster: pgha"), res.stdout
+    else:  # the HA loop: local up resumed it once pg-node01 held the leader key
+        assert res.stdout.startswith("Cluster: pgha, leader pg-node01"), res.stdout
+        row = next(line for line in res.stdout.splitlines() if line.startswith("| pg-node01 "))
+        assert [cell.strip() for cell in row.strip("|").split("|")][2:4] == ["Leader", "master"]
 
 
 def test_local_down_stops_every_member_and_agent(etcd_cluster):
