@@ -139,9 +139,9 @@ void WriteClusterFile(const std::string& dir, const json& cluster) {
   fs::WriteFileAtomic(dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
 }
 
-// The agents' cluster-store fields (docs/agent.md), added to the configuration `c` wrote.
-// A lease of 3 s and a loop of 250 ms, against 5 s and 500 ms by default: fast failovers for
-// the tests on this machine, which shares one CPU budget and no network.
+// The agents' cluster-store fields (AgentConfig's etcd_*, cluster_name, ha_*), added to the
+// configuration AgentConfig::Save wrote. A lease of 3 s and a loop of 250 ms, against 5 s and
+// 500 ms by default: fast failovers, for the tests on one machine's loopback.
 void AddStoreFields(const std::string& config_file, const json& etcd) {
   json j = json::parse(fs::ReadFileIfExists(config_file).value_or("{}"), nullptr, false);
   j["etcd_endpoints"] = etcd["endpoints"];
