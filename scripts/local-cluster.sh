@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # The main job: a two-node pgha cluster on this machine's loopback, set up the way the seed's
 # setup procedure does it (nodes/env, pg/init, pg/sync, instance/all through the agents).
-#   scripts/local-cluster.sh up [DIR] [--tls]  build if needed, bring the cluster up, show it
-#   scripts/local-cluster.sh down [DIR]        stop everything `up` started
+#   scripts/local-cluster.sh up [DIR] [--tls] [--etcd]  build if needed, bring it up, show it
+#   scripts/local-cluster.sh down [DIR]                 stop everything `up` started
 # DIR defaults to /tmp/pgha-cluster. --tls: the agents serve HTTPS with certificates of a CA
-# made for the cluster (DIR/ca.crt). When run as root, PostgreSQL and the agents run as the
-# postgres account.
+# made for the cluster (DIR/ca.crt). --etcd: three etcd members for the cluster store first
+# (docs/store.md). When run as root, PostgreSQL, the agents and etcd run as the postgres
+# account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 action=${1:-up}
 dir=/tmp/pgha-cluster
-[ $# -ge 2 ] && [ "$2" != --tls ] && dir=$2
+[ $# -ge 2 ] && [ "${2#--}" = "$2" ] && dir=$2
 tls=()
-for arg in "$@"; do [ "$arg" = --tls ] && tls=(--tls); done
+etcd=()
+for arg in "$@"; do
+  [ "$arg" = --tls ] && tls=(--tls)
+  [ "$arg" = --etcd ] && etcd=(--etcd)
+done
 
 [ -x build/bin/pghactl ] && [ -x build/bin/pgha-agent ] ||
   scripts/build.sh -DPGHA_BUILD_TESTS=OFF -DPGHA_BUILD_BENCH=OFF >/dev/null
 
 case "$action" in
   up)
-    build/bin/pghactl local up "$dir" "${tls[@]}"
+    build/bin/pghactl local up "$dir" "${tls[@]}" "${etcd[@]}"
     echo
     build/bin/pghactl list "$dir"
     url=$(sed -n 's/.*"agent_url": "\(http[^"]*\)".*/\1/p' "$dir/cluster.json" | head -1)
@@ -38,7 +43,7 @@ MSG
     build/bin/pghactl local down "$dir"
     ;;
   *)
-    echo "usage: $0 up [DIR] [--tls] | down [DIR]" >&2
+    echo "usage: $0 up [DIR] [--tls] [--etcd] | down [DIR]" >&2
     exit 2
     ;;
 esac

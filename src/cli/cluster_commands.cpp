@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
+#include "cluster_table.hpp"
 #include "local_cluster.hpp"
 #include "pgha/error.hpp"
 #include "pgha/http_client.hpp"
@@ -21,6 +23,7 @@ struct Parsed {
   std::string order = "masterSlave";
   std::string method = "promote";
   bool force = false;
+  bool json = false;  // list: the JSON answer instead of a table
 };
 
 Parsed Parse(const std::vector<std::string>& args) {
@@ -48,6 +51,8 @@ Parsed Parse(const std::vector<std::string>& args) {
       p.method = value();
     else if (args[i] == "--force")
       p.force = true;
+    else if (args[i] == "--json")
+      p.json = true;
     else if (!args[i].empty() && args[i][0] != '-')
       p.target.dir = args[i];
     else
@@ -123,11 +128,13 @@ void ListSlots(const HttpClient& c, const std::string& api, std::ostream& out) {
   }
 }
 
-int List(Parsed p, std::ostream& out) {
-  auto agents = Agents(&p);
-  const HttpClient c = MakeClient(p.target, std::chrono::seconds(10));
-  std::string api = agents[0].second + "/api/pg/v1/";
+// The agents' own view, without a store: instance/all's states and lsn/all's positions.
+int ListStates(const HttpClient& c, const std::string& api, bool as_json, std::ostream& out) {
   json states = Fetch(c, HttpMethod::kGet, api + "instance/all");
+  if (as_json) {
+    out << states.dump(2) << "\n";
+    return 0;
+  }
   json lsns = Fetch(c, HttpMethod::kGet, api + "lsn/all");
   char line[256];
   std::snprintf(line, sizeof line, "%-12s %-12s %-8s %-14s %-26s\n", "Node", "State", "TL",
@@ -140,6 +147,65 @@ int List(Parsed p, std::ostream& out) {
                   l.value("lastLsn", "-").c_str(), l.value("walFile", "-").c_str());
     out << line;
   }
+  ListSlots(c, api, out);
+  return 0;
+}
+
+// GET `path` of the first agent that answers (in the order of `agents`): its API base URL and
+// the response, whatever its status. Throws the error of the only agent, or
+// Error(kPeerUnreachable) naming each when none answers.
+std::pair<std::string, HttpResponse> FirstAnswer(
+    const HttpClient& c, const std::vector<std::pair<std::string, std::string>>& agents,
+    const std::string& path) {
+  std::string errors;
+  for (const auto& agent : agents) {
+    const std::string api = agent.second + "/api/pg/v1/";
+    try {
+      return {api, c.Get(api + path)};
+    } catch (const Error& e) {
+      if (agents.size() == 1) throw;
+      if (e.code() != ErrorCode::kPeerUnreachable && e.code() != ErrorCode::kTimeout) throw;
+      errors += (errors.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  throw Error(ErrorCode::kPeerUnreachable, "no agent answered: " + errors);
+}
+
+// From DIR's cluster.json (when the target is one): the cluster's name in the store and each
+// node's PostgreSQL address.
+std::string LocalNames(const ClusterTarget& target, std::map<std::string, std::string>* hosts) {
+  if (target.dir.empty()) return "";
+  json c = ReadClusterFile(target.dir);
+  for (const json& n : c.value("nodes", json::array())) {
+    (*hosts)[n.value("name", "")] =
+        n.value("pg_host", "") + ":" + std::to_string(n.value("pg_port", 0));
+  }
+  return c.contains("etcd") ? c["etcd"].value("cluster_name", "") : "";
+}
+
+// The cluster store's view (GET cluster) as a table or JSON; without a store (404) the
+// agents' states.
+int List(Parsed p, std::ostream& out, std::ostream& err) {
+  auto agents = Agents(&p);
+  const HttpClient c = MakeClient(p.target, std::chrono::seconds(10));
+  auto [api, r] = FirstAnswer(c, agents, "cluster");
+  if (r.status == 404) {
+    err << "pghactl: " << api << "cluster answered 404: no cluster store (none configured, "
+        << "or an agent without GET cluster); the agents' own states follow\n";
+    return ListStates(c, api, p.json, out);
+  }
+  ThrowIfHttpError(r, "GET " + api + "cluster");
+  json view = json::parse(r.body, nullptr, false);
+  if (!view.is_object())
+    throw Error(ErrorCode::kBadInput, "GET " + api + "cluster: the answer is not a JSON object");
+  if (p.json) {
+    out << view.dump(2) << "\n";
+    return 0;
+  }
+  std::map<std::string, std::string> hosts;
+  std::string name = LocalNames(p.target, &hosts);
+  if (auto it = view.find("cluster"); it != view.end() && it->is_string()) name = *it;
+  out << RenderClusterTable(view, name, hosts);
   ListSlots(c, api, out);
   return 0;
 }
@@ -158,7 +224,7 @@ int RunClusterCommand(const std::string& command, const std::vector<std::string>
                       std::ostream& out, std::ostream& err) {
   try {
     Parsed p = Parse(args);
-    if (command == "list") return List(p, out);
+    if (command == "list") return List(p, out, err);
     if (command == "switchover") {
       if (p.order != "masterSlave" && p.order != "slaveMaster") {
         throw Error(ErrorCode::kBadInput, "--order is masterSlave or slaveMaster");

@@ -1,22 +1,19 @@
 #include "local_cluster.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "fs.hpp"
+#include "local_etcd.hpp"
+#include "local_pause.hpp"
+#include "local_process.hpp"
 #include "pgha/agent_config.hpp"
 #include "pgha/error.hpp"
 #include "pgha/http_client.hpp"
@@ -32,62 +29,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kStartDeadline = std::chrono::seconds(30);
-
-bool PortFree(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// `count` consecutive free ports below the kernel's ephemeral range (32768-60999).
-int FindPorts(int base, int count) {
-  std::mt19937 rng(std::random_device{}());
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int start = base != 0 ? base : 20000 + static_cast<int>(rng() % 10000);
-    bool all = start + count < 32768;
-    for (int p = start; all && p < start + count; ++p) all = PortFree(p);
-    if (all) return start;
-    if (base != 0) {
-      throw Error(ErrorCode::kConflict, "ports " + std::to_string(base) + "-" +
-                                            std::to_string(base + count - 1) + " are not all free");
-    }
-  }
-  throw Error(ErrorCode::kConflict, "no run of free loopback ports found below 32768");
-}
-
-std::string RandomToken() {
-  std::ifstream in("/dev/urandom", std::ios::binary);
-  unsigned char raw[24];
-  if (!in.read(reinterpret_cast<char*>(raw), sizeof raw)) {
-    throw Error(ErrorCode::kIo, "cannot read /dev/urandom");
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string t;
-  for (unsigned char c : raw) {
-    t += kHex[c >> 4];
-    t += kHex[c & 15];
-  }
-  return t;
-}
-
-// A directory the PostgreSQL account owns (when we are root) with `mode`.
-void MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    throw Error(ErrorCode::kIo, "cannot create \"" + path + "\": " + std::strerror(errno));
-  }
-  ::chmod(path.c_str(), mode);
-  if (auto user = process::RunAsIfRoot("postgres")) {
-    if (::chown(path.c_str(), user->uid, user->gid) != 0) {
-      throw Error(ErrorCode::kIo, "cannot chown \"" + path + "\": " + std::strerror(errno));
-    }
-  }
-}
 
 std::string SelfDir() {
   char buf[4096];
@@ -169,65 +110,89 @@ void WaitHealthy(const HttpClient& c, const json& node, pid_t pid, const std::st
   }
 }
 
-json StartAgents(const LocalUpOptions& o, const std::string& token_file, json nodes,
-                 std::ostream& log) {
-  std::string agent = InstallAgentBinary(o.dir);
-  for (json& n : nodes) {
-    std::string node_dir = o.dir + "/" + n["name"].get<std::string>();
-    process::Command cmd;
-    cmd.argv = {agent, "--config", n["config"].get<std::string>()};
-    cmd.user = process::RunAsIfRoot("postgres");
-    cmd.env = {{"PGHA_API_TOKEN_FILE", token_file}};
-    // Children lose PG* variables; the test-only fault file (docs/reliability.md) is passed on.
-    if (const char* fault_file = std::getenv("PGHA_FAULT_FILE"))
-      cmd.env.emplace_back("PGHA_FAULT_FILE", fault_file);
-    std::string log_file = node_dir + "/agent.log";
-    pid_t pid = process::SpawnDetached(cmd, log_file);
-    n["agent_pid"] = pid;
-    n["agent_log"] = log_file;
-    log << "started agent " << n["name"].get<std::string>() << " (pid " << pid << ") on "
-        << n["agent_url"].get<std::string>() << "\n";
-  }
-  return nodes;
+// The agent's command line and environment, kept in cluster.json for `local start`.
+void SetAgentCommand(json& node, const std::string& agent, const std::string& token_file) {
+  node["agent_argv"] = {agent, "--config", node["config"]};
+  json env = {{"PGHA_API_TOKEN_FILE", token_file}};
+  // Children lose PG* variables; the test-only fault file (docs/reliability.md) is passed on.
+  if (const char* fault_file = std::getenv("PGHA_FAULT_FILE")) env["PGHA_FAULT_FILE"] = fault_file;
+  node["agent_env"] = env;
 }
 
-}  // namespace
-
-json ReadClusterFile(const std::string& dir) {
-  auto text = fs::ReadFileIfExists(dir + "/cluster.json");
-  if (!text)
-    throw Error(ErrorCode::kNotFound, "no cluster in \"" + dir + "\" (cluster.json missing)");
-  json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) throw Error(ErrorCode::kBadInput, dir + "/cluster.json is not JSON");
-  return j;
+// The program of `node`'s agent ("" for a cluster.json of an older pghactl: then only the
+// pid is checked).
+std::string AgentProgram(const json& node) {
+  const json argv = node.value("agent_argv", json::array());
+  return argv.empty() ? "" : argv[0].get<std::string>();
 }
 
-json LocalUp(const LocalUpOptions& o, std::ostream& log) {
-  if (o.nodes < 1 || o.nodes > 9) throw Error(ErrorCode::kBadInput, "--nodes must be 1 to 9");
-  if (o.dir.empty() || o.dir[0] != '/')
-    throw Error(ErrorCode::kBadInput, "DIR must be an absolute path");
-  if (fs::Exists(o.dir + "/cluster.json")) {
-    throw Error(ErrorCode::kWrongState,
-                o.dir + " already holds a cluster. HINT: pghactl local down " + o.dir);
-  }
-  MakeDir(o.dir, 0755);
-  int base = FindPorts(o.port_base, 2 * o.nodes);
-  std::string token = RandomToken();
-  std::string token_file = o.dir + "/token";
-  fs::WriteFileAtomic(token_file, token + "\n", 0600);
+void StartAgent(json& node, std::ostream& log) {
+  const std::string log_file = fs::DirName(node["config"].get<std::string>()) + "/agent.log";
+  const pid_t pid = Spawn({{"argv", node["agent_argv"]}, {"env", node["agent_env"]}}, log_file);
+  node["agent_pid"] = pid;
+  node["agent_log"] = log_file;
+  log << "started agent " << node["name"].get<std::string>() << " (pid " << pid << ") on "
+      << node["agent_url"].get<std::string>() << "\n";
+}
 
-  std::optional<net::PemCertificate> ca;
-  if (o.tls) ca = MakeClusterCa(o.dir);
-  const std::string ca_file = o.tls ? o.dir + "/ca.crt" : "";
-  const std::string scheme = o.tls ? "https" : "http";
-  AgentConfig shared;
-  shared.tls_ca_file = ca_file;
-  for (int i = 0; i < o.nodes; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "pg-node%02d", i + 1);
-    shared.nodes.push_back({name, scheme + "://127.0.0.1:" + std::to_string(base + i), "127.0.0.1",
-                            base + o.nodes + i});
+void WriteClusterFile(const std::string& dir, const json& cluster) {
+  fs::WriteFileAtomic(dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
+}
+
+// The agents' cluster-store fields (AgentConfig's etcd_*, cluster_name, ha_*), added to the
+// configuration AgentConfig::Save wrote. A lease of 3 s and a loop of 250 ms, against 5 s and
+// 500 ms by default: fast failovers, for the tests on one machine's loopback.
+void AddStoreFields(const std::string& config_file, const json& etcd) {
+  json j = json::parse(fs::ReadFileIfExists(config_file).value_or("{}"), nullptr, false);
+  j["etcd_endpoints"] = etcd["endpoints"];
+  j["etcd_prefix"] = etcd["prefix"];
+  j["cluster_name"] = etcd["cluster_name"];
+  j["ha_ttl_s"] = 3;
+  j["ha_loop_ms"] = 250;
+  fs::WriteFileAtomic(config_file, j.dump(2) + "\n", 0600);
+}
+
+// Starts the etcd members of `cluster` (recording each pid at once, so that a failure can
+// stop those started) and waits for them to have a leader.
+void StartEtcd(json& cluster, std::ostream& log) {
+  for (json& m : cluster["etcd"]["members"]) {
+    StartEtcdMember(m, log);
+    WriteClusterFile(cluster["dir"].get<std::string>(), cluster);
   }
+  WaitEtcdReady(cluster["etcd"], kStartDeadline);
+  log << "etcd has a leader: " << cluster["etcd"]["endpoints"].dump() << "\n";
+}
+
+// The seed's setup procedure through the agents' routes; returns instance/all's states. With
+// a store it runs paused (the routes are refused otherwise), and ends once the master holds
+// the leader key with automatic failover resumed.
+json SetUp(const json& cluster, const std::string& database, std::ostream& log) {
+  HttpClient c =
+      MakeClient(cluster["api_token"].get<std::string>(), cluster.value("tls_ca_file", ""));
+  for (const json& n : cluster["nodes"]) {
+    WaitHealthy(c, n, n["agent_pid"].get<pid_t>(), n["agent_log"].get<std::string>());
+  }
+  log << "setup through the agents' routes:\n";
+  const bool store = cluster.contains("etcd");
+  if (store) PauseFailover(c, cluster, /*all=*/true, log);
+  std::string api0 = cluster["nodes"][0]["agent_url"].get<std::string>() + "/api/pg/v1/";
+  for (const json& n : cluster["nodes"]) {
+    Call(c, HttpMethod::kPost, n["agent_url"].get<std::string>() + "/api/pg/v1/nodes/env", log);
+  }
+  Call(c, HttpMethod::kPost, api0 + "pg/init/" + database, log);
+  for (std::size_t i = 1; i < cluster["nodes"].size(); ++i) {
+    Call(c, HttpMethod::kPost,
+         cluster["nodes"][i]["agent_url"].get<std::string>() + "/api/pg/v1/pg/sync/" + database,
+         log);
+  }
+  json states = Call(c, HttpMethod::kPost, api0 + "instance/all", log);
+  if (store) ResumeFailover(c, cluster, cluster["nodes"][0]["name"].get<std::string>(), log);
+  return states;
+}
+
+// Writes every node's agent configuration; returns cluster.json's "nodes".
+json WriteAgentConfigs(const LocalUpOptions& o, const AgentConfig& shared, const std::string& token,
+                       const std::optional<net::PemCertificate>& ca, const json& etcd) {
   json nodes = json::array();
   for (const NodeAddress& n : shared.nodes) {
     std::string node_dir = o.dir + "/" + n.name;
@@ -245,47 +210,189 @@ json LocalUp(const LocalUpOptions& o, std::ostream& log) {
     c.api_token = token;
     if (ca) MakeAgentCertificate(*ca, node_dir, c);
     c.Save();
-    nodes.push_back({{"name", n.name},
-                     {"agent_url", n.agent_url},
-                     {"pg_host", n.pg_host},
-                     {"pg_port", n.pg_port},
-                     {"data_dir", c.pgdata},
-                     {"config", c.config_file}});
+    if (!etcd.is_null()) AddStoreFields(c.config_file, etcd);
+    json node = {{"name", n.name},       {"agent_url", n.agent_url}, {"pg_host", n.pg_host},
+                 {"pg_port", n.pg_port}, {"data_dir", c.pgdata},     {"config", c.config_file}};
+    SetAgentCommand(node, o.dir + "/bin/pgha-agent", o.dir + "/token");
+    nodes.push_back(node);
   }
-  json cluster = {
-      {"dir", o.dir}, {"api_token", token}, {"token_file", token_file}, {"nodes", nodes}};
-  if (o.tls) cluster["tls_ca_file"] = ca_file;
-  fs::WriteFileAtomic(o.dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
+  return nodes;
+}
+
+// An exclusive lock on DIR/cluster.lock for as long as it lives, so that two `local start`s
+// do not each rewrite cluster.json from what they read before the other wrote.
+class ClusterLock {
+ public:
+  explicit ClusterLock(const std::string& dir)
+      : fd_(::open((dir + "/cluster.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0)
+      throw Error(ErrorCode::kIo, "cannot lock " + dir + "/cluster.lock: " + std::strerror(errno));
+  }
+  ~ClusterLock() { ::close(fd_); }
+  ClusterLock(const ClusterLock&) = delete;
+  ClusterLock& operator=(const ClusterLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// `local start` of an agent that does not run.
+void StartAgainAgent(json& cluster, json& node, std::ostream& log) {
+  const std::string name = node["name"];
+  if (!node.contains("agent_argv"))  // a cluster.json of an older pghactl
+    SetAgentCommand(node, cluster["dir"].get<std::string>() + "/bin/pgha-agent",
+                    cluster.value("token_file", cluster["dir"].get<std::string>() + "/token"));
+  const pid_t old = node.value("agent_pid", 0);
+  if (Runs(old, AgentProgram(node)))
+    throw Error(ErrorCode::kWrongState,
+                "agent " + name + " runs already (pid " + std::to_string(old) + ")");
+  StartAgent(node, log);
+  WriteClusterFile(cluster["dir"].get<std::string>(), cluster);
+  const pid_t pid = node["agent_pid"];
   try {
-    cluster["nodes"] = StartAgents(o, token_file, nodes, log);
-    fs::WriteFileAtomic(o.dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
-    HttpClient c = MakeClient(token, ca_file);
-    for (const json& n : cluster["nodes"]) {
-      WaitHealthy(c, n, n["agent_pid"].get<pid_t>(), n["agent_log"].get<std::string>());
-    }
-    log << "setup through the agents' routes:\n";
-    std::string api0 = cluster["nodes"][0]["agent_url"].get<std::string>() + "/api/pg/v1/";
-    for (const json& n : cluster["nodes"]) {
-      Call(c, HttpMethod::kPost, n["agent_url"].get<std::string>() + "/api/pg/v1/nodes/env", log);
-    }
-    Call(c, HttpMethod::kPost, api0 + "pg/init/" + o.database, log);
-    for (std::size_t i = 1; i < cluster["nodes"].size(); ++i) {
-      Call(c, HttpMethod::kPost,
-           cluster["nodes"][i]["agent_url"].get<std::string>() + "/api/pg/v1/pg/sync/" + o.database,
-           log);
-    }
-    cluster["states"] = Call(c, HttpMethod::kPost, api0 + "instance/all", log);
+    HttpClient c =
+        MakeClient(cluster["api_token"].get<std::string>(), cluster.value("tls_ca_file", ""));
+    WaitHealthy(c, node, pid, node["agent_log"].get<std::string>());
   } catch (...) {
+    if (Terminate(pid, AgentProgram(node)))
+      AwaitExit(pid, AgentProgram(node), Clock::now() + std::chrono::seconds(5));
+    throw;
+  }
+  log << "agent " << name << " answers on " << node["agent_url"].get<std::string>() << "\n";
+}
+
+// `local start` of an etcd member that does not run.
+void StartAgainEtcdMember(json& cluster, json& member, std::ostream& log) {
+  const std::string name = member["name"];
+  if (EtcdMemberRunning(member))
+    throw Error(ErrorCode::kWrongState, "etcd member " + name + " runs already (pid " +
+                                            std::to_string(member.value("pid", 0)) + ")");
+  StartEtcdMember(member, log);
+  WriteClusterFile(cluster["dir"].get<std::string>(), cluster);
+  try {
+    if (WaitEtcdMemberUp(cluster["etcd"], member, kStartDeadline)) {
+      log << "etcd member " << name << " is healthy: it sees a leader\n";
+    } else {
+      log << "etcd member " << name << " is up; no majority of the members runs yet, so it has "
+          << "no leader. HINT: start the others\n";
+    }
+  } catch (...) {
+    const pid_t pid = member["pid"].get<pid_t>();
+    const std::string program = member["argv"][0].get<std::string>();
+    if (Terminate(pid, program)) AwaitExit(pid, program, Clock::now() + std::chrono::seconds(5));
+    throw;
+  }
+}
+
+// The names `local start` knows in `cluster`, for an error message.
+std::string KnownNames(const json& cluster) {
+  std::string names;
+  for (const json& n : cluster["nodes"])
+    names += (names.empty() ? "" : ", ") + n["name"].get<std::string>();
+  if (cluster.contains("etcd")) {
+    for (const json& m : cluster["etcd"]["members"]) names += ", " + m["name"].get<std::string>();
+  }
+  return names;
+}
+
+}  // namespace
+
+json ReadClusterFile(const std::string& dir) {
+  auto text = fs::ReadFileIfExists(dir + "/cluster.json");
+  if (!text)
+    throw Error(ErrorCode::kNotFound, "no cluster in \"" + dir + "\" (cluster.json missing)");
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) throw Error(ErrorCode::kBadInput, dir + "/cluster.json is not JSON");
+  return j;
+}
+
+json LocalUp(const LocalUpOptions& o, std::ostream& log) {
+  if (o.nodes < 1 || o.nodes > 9) throw Error(ErrorCode::kBadInput, "--nodes must be 1 to 9");
+  if (o.etcd_members < 0 || o.etcd_members > 5)
+    throw Error(ErrorCode::kBadInput, "--etcd-members must be 1 to 5");
+  if (o.dir.empty() || o.dir[0] != '/')
+    throw Error(ErrorCode::kBadInput, "DIR must be an absolute path");
+  if (fs::Exists(o.dir + "/cluster.json")) {
+    throw Error(ErrorCode::kWrongState,
+                o.dir + " already holds a cluster. HINT: pghactl local down " + o.dir);
+  }
+  MakeDir(o.dir, 0755);
+  // Agents, then PostgreSQL servers, then each etcd member's client and peer port.
+  int base = FindPorts(o.port_base, 2 * o.nodes + 2 * o.etcd_members);
+  std::string token = RandomToken();
+  std::string token_file = o.dir + "/token";
+  fs::WriteFileAtomic(token_file, token + "\n", 0600);
+  json etcd;  // null: no store
+  if (o.etcd_members > 0) etcd = PlanEtcd(o.dir, o.etcd_members, base + 2 * o.nodes);
+
+  std::optional<net::PemCertificate> ca;
+  if (o.tls) ca = MakeClusterCa(o.dir);
+  const std::string ca_file = o.tls ? o.dir + "/ca.crt" : "";
+  const std::string scheme = o.tls ? "https" : "http";
+  AgentConfig shared;
+  shared.tls_ca_file = ca_file;
+  for (int i = 0; i < o.nodes; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "pg-node%02d", i + 1);
+    shared.nodes.push_back({name, scheme + "://127.0.0.1:" + std::to_string(base + i), "127.0.0.1",
+                            base + o.nodes + i});
+  }
+  json cluster = {{"dir", o.dir},
+                  {"api_token", token},
+                  {"token_file", token_file},
+                  {"nodes", WriteAgentConfigs(o, shared, token, ca, etcd)}};
+  if (o.tls) cluster["tls_ca_file"] = ca_file;
+  if (!etcd.is_null()) cluster["etcd"] = etcd;
+  WriteClusterFile(o.dir, cluster);
+  try {
+    if (!etcd.is_null()) StartEtcd(cluster, log);  // the store first: the agents need it
+    InstallAgentBinary(o.dir);
+    for (json& n : cluster["nodes"]) StartAgent(n, log);
+    WriteClusterFile(o.dir, cluster);
+    cluster["states"] = SetUp(cluster, o.database, log);
+  } catch (...) {
+    try {
+      WriteClusterFile(o.dir, cluster);  // every pid started, for LocalDown
+    } catch (const Error&) {
+    }
     LocalDown(o.dir, log);
     throw;
   }
-  fs::WriteFileAtomic(o.dir + "/cluster.json", cluster.dump(2) + "\n", 0600);
+  WriteClusterFile(o.dir, cluster);
   return cluster;
+}
+
+void LocalStart(const std::string& dir, const std::string& name, std::ostream& log) {
+  ClusterLock lock(dir);
+  json cluster = ReadClusterFile(dir);
+  for (json& n : cluster["nodes"]) {
+    if (n["name"] != name) continue;
+    StartAgainAgent(cluster, n, log);
+    return;
+  }
+  if (cluster.contains("etcd")) {
+    for (json& m : cluster["etcd"]["members"]) {
+      if (m["name"] != name) continue;
+      StartAgainEtcdMember(cluster, m, log);
+      return;
+    }
+  }
+  throw Error(ErrorCode::kNotFound, "no agent or etcd member named \"" + name + "\" in " + dir +
+                                        " (there are: " + KnownNames(cluster) + ")");
 }
 
 void LocalDown(const std::string& dir, std::ostream& log) {
   json cluster = ReadClusterFile(dir);
   HttpClient c = MakeClient(cluster.value("api_token", ""), cluster.value("tls_ca_file", ""));
+  if (cluster.contains("etcd")) {
+    // The HA loops would refuse DELETE instance/all, and could restart or promote a server
+    // while the agents stop. The pause stays in the store (POST cluster/resume ends it).
+    try {
+      PauseFailover(c, cluster, /*all=*/false, log);
+    } catch (const Error& e) {
+      log << "  (" << e.what() << ")\n";
+    }
+  }
   for (const json& n : cluster["nodes"]) {  // stop PostgreSQL in order through one agent
     try {
       Call(c, HttpMethod::kDelete, n["agent_url"].get<std::string>() + "/api/pg/v1/instance/all",
@@ -296,17 +403,10 @@ void LocalDown(const std::string& dir, std::ostream& log) {
     }
   }
   for (const json& n : cluster["nodes"]) {
-    if (n.contains("agent_pid")) {
-      auto pid = n["agent_pid"].get<pid_t>();
-      if (process::ProcessAlive(pid)) {
-        ::kill(pid, SIGTERM);
-        auto deadline = Clock::now() + std::chrono::seconds(10);
-        while (process::ProcessAlive(pid) && Clock::now() < deadline) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        if (process::ProcessAlive(pid)) ::kill(pid, SIGKILL);
-        log << "stopped agent " << n["name"].get<std::string>() << "\n";
-      }
+    const pid_t pid = n.value("agent_pid", 0);
+    if (Terminate(pid, AgentProgram(n))) {
+      AwaitExit(pid, AgentProgram(n), Clock::now() + std::chrono::seconds(10));
+      log << "stopped agent " << n["name"].get<std::string>() << "\n";
     }
     InstanceOptions io;
     io.data_dir = n["data_dir"].get<std::string>();
@@ -319,6 +419,8 @@ void LocalDown(const std::string& dir, std::ostream& log) {
       }
     }
   }
+  // The store last: agents that still ran until now kept their keys in it.
+  if (cluster.contains("etcd")) StopEtcd(cluster["etcd"], log);
 }
 
 }  // namespace pgha::cli

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,13 +19,19 @@ constexpr const char* kUsage =
     "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
     "                               segment or pg_controldata output as JSON ('-': stdin)\n"
     "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--tls]\n"
-    "                        [--synchronous] [--wal-segsize MB]\n"
+    "                        [--synchronous] [--wal-segsize MB] [--etcd [--etcd-members N]]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
     "                               each, set up through the agents; writes DIR/cluster.json;\n"
     "                               --tls: HTTPS with a CA made for it (DIR/ca.crt)\n"
     "                               --wal-segsize: initdb's WAL segment size (default 16)\n"
+    "                               --etcd: N etcd members (default 3, 1..5) first, named in\n"
+    "                               the agents' configurations (automatic failover)\n"
+    "       pghactl local start DIR NAME\n"
+    "                               start again the agent (pg-node01, ...) or etcd member\n"
+    "                               (etcd1, ...) NAME of DIR that is not running\n"
     "       pghactl local down DIR  stop everything `local up` started\n"
-    "       pghactl list DIR | --url URL [--token T]\n"
+    "       pghactl list DIR | --url URL [--token T] [--json]\n"
+    "                               the cluster store's view (GET cluster), else the states\n"
     "       pghactl switchover DIR [--order masterSlave|slaveMaster]\n"
     "       pghactl failover DIR --node SLAVE [--method promote|restart] [--force]\n"
     "         list/switchover/failover over https: --ca FILE (default: DIR's CA, else\n"
@@ -50,7 +57,9 @@ int Inspect(const std::vector<std::string>& args) {
 }
 
 int Local(const std::vector<std::string>& args) {
-  if (args.size() < 2 || (args[0] != "up" && args[0] != "down")) {
+  const std::string verb = args.empty() ? "" : args[0];
+  if (!((verb == "up" && args.size() >= 2) || (verb == "down" && args.size() == 2) ||
+        (verb == "start" && args.size() == 3))) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -58,8 +67,14 @@ int Local(const std::vector<std::string>& args) {
     pgha::cli::LocalDown(args[1], std::cerr);
     return 0;
   }
+  if (args[0] == "start") {
+    pgha::cli::LocalStart(args[1], args[2], std::cerr);
+    return 0;
+  }
   pgha::cli::LocalUpOptions o;
   o.dir = args[1];
+  bool etcd = false;
+  std::optional<int> etcd_members;
   for (std::size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--tls") {
       o.tls = true;
@@ -67,6 +82,10 @@ int Local(const std::vector<std::string>& args) {
     }
     if (args[i] == "--synchronous") {
       o.synchronous = true;
+      continue;
+    }
+    if (args[i] == "--etcd") {
+      etcd = true;
       continue;
     }
     if (i + 1 >= args.size())
@@ -79,8 +98,18 @@ int Local(const std::vector<std::string>& args) {
       o.bindir = args[++i];
     else if (args[i] == "--wal-segsize")
       o.wal_segment_size_mb = static_cast<std::uint32_t>(std::stoul(args[++i]));
+    else if (args[i] == "--etcd-members")
+      etcd_members = std::stoi(args[++i]);
     else
       throw pgha::Error(pgha::ErrorCode::kBadInput, "unknown option " + args[i]);
+  }
+  if (etcd_members && !etcd)
+    throw pgha::Error(pgha::ErrorCode::kBadInput, "--etcd-members goes with --etcd");
+  if (etcd) {
+    o.etcd_members = etcd_members.value_or(3);
+    if (o.etcd_members < 1 || o.etcd_members > 5)
+      throw pgha::Error(pgha::ErrorCode::kBadInput,
+                        "--etcd-members " + std::to_string(o.etcd_members) + " is not from 1 to 5");
   }
   nlohmann::json cluster = pgha::cli::LocalUp(o, std::cerr);
   std::cout << cluster["states"].dump() << "\n";

@@ -95,6 +95,10 @@ def _keep_logs(request, directory: pathlib.Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             # The files belong to the PostgreSQL account; the copies to whoever runs the tests.
             target.write_bytes(src.read_bytes())
+    for log in sorted(directory.glob("etcd/*.log")):  # `local up --etcd`'s members
+        target = dest / "etcd" / log.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(log.read_bytes())
     for log in sorted(dest.glob("*/agent.log")):
         lines = log.read_text(errors="replace").splitlines()[-40:]
         reporter.write_line(f"---- {log} (last {len(lines)} lines)")

@@ -1,9 +1,14 @@
-"""`pghactl inspect` on real PostgreSQL files: its JSON equals what PostgreSQL reported."""
+"""`pghactl inspect` on real PostgreSQL files: its JSON equals what PostgreSQL reported.
+`pghactl list` against a fake agent: the cluster store's table, and the fallback without one.
+`pghactl local up` refusing bad --etcd options before it starts anything."""
 
+import http.server
 import json
 import os
 import pathlib
+import socket
 import subprocess
+import threading
 
 import pytest
 
@@ -56,3 +61,145 @@ def test_refuses_other_files(tmp_path):
     assert res.returncode == 1 and "is not a slot state file" in res.stderr
     res = subprocess.run([str(PGHACTL), "inspect"], capture_output=True, text=True)
     assert res.returncode == 2 and "usage" in res.stderr
+
+
+# What a fake agent answers: path -> (status, body).
+STATES = {"pg-node01": "master", "pg-node02": "slave"}
+LSNS = {n: {"timeLineID": "1", "lastLsn": "0/3000060", "walFile": "000000010000000000000003"}
+        for n in STATES}
+VIEW = {"cluster": "pgha", "leader": "pg-node01", "leader_lease_ms": 2400, "paused": False,
+        "members": [
+            {"name": "pg-node02", "role": "replica", "state": "slave", "timeline": 1,
+             "received": "0/3000060", "replayed": "0/3000000", "lag_bytes": 3 << 20,
+             "agent_url": "http://127.0.0.1:8002", "nofailover": True, "priority": 0},
+            {"name": "pg-node01", "role": "master", "state": "master", "timeline": 1,
+             "received": "0/3000060", "replayed": "0/3000060", "lag_bytes": 0,
+             "agent_url": "http://127.0.0.1:8001", "nofailover": False, "priority": 0},
+            {"name": "pg-node03", "role": "", "state": "inactive", "timeline": None,
+             "received": None, "replayed": None, "lag_bytes": None,
+             "agent_url": "http://127.0.0.1:8003", "nofailover": False, "priority": 2}]}
+
+
+@pytest.fixture
+def fake_agent():
+    """An HTTP server on loopback answering GET /api/pg/v1/<route> from `routes` (a dict the
+    test fills), with the bearer token "t" required; yields (url, routes)."""
+    routes = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            route = self.path.removeprefix("/api/pg/v1/")
+            if self.headers.get("Authorization") != "Bearer t":
+                status, body = 401, {"code": 10, "msg": "unauthorized"}
+            else:
+                status, body = routes.get(route, (404, {"code": 2, "msg": "no route " + route}))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", routes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def pghactl(*args):
+    env = {k: v for k, v in os.environ.items() if k not in ("PGHA_API_TOKEN", "PGHA_TLS_CA_FILE")}
+    return subprocess.run([str(PGHACTL), *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_list_without_a_store_says_so_and_shows_the_states(fake_agent):
+    url, routes = fake_agent
+    routes.update({"instance/all": (200, STATES), "lsn/all": (200, LSNS),
+                   "slots": (200, {"slots": []})})
+    res = pghactl("list", "--url", url, "--token", "t")
+    assert res.returncode == 0, res.stderr
+    assert "404" in res.stderr and "no cluster store" in res.stderr
+    assert "pg-node01    master" in res.stdout and "pg-node02    slave" in res.stdout
+    res = pghactl("list", "--url", url, "--token", "t", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == STATES
+
+
+def test_list_shows_the_store_view_like_patronictl(fake_agent):
+    url, routes = fake_agent
+    routes.update({"cluster": (200, VIEW), "slots": (200, {"slots": []})})
+    res = pghactl("list", "--url", url, "--token", "t")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "Cluster: pgha, leader pg-node01 (lease 2.4 s left)", res.stdout
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines
+             if line.startswith("|")]
+    assert cells[0] == ["Member", "Host", "Role", "State", "TL", "Lag in MB", "Tags"]
+    assert cells[1:] == [
+        ["pg-node01", "127.0.0.1:8001", "Leader", "master", "1", "", ""],
+        ["pg-node02", "127.0.0.1:8002", "Replica", "slave", "1", "3", "nofailover"],
+        ["pg-node03", "127.0.0.1:8003", "", "inactive", "", "unknown", "priority=2"]]
+    res = pghactl("list", "--url", url, "--token", "t", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == VIEW
+
+
+def test_list_asks_the_next_agent_and_names_hosts_from_the_cluster_file(fake_agent, tmp_path):
+    url, routes = fake_agent
+    view = dict(VIEW, leader=None, leader_lease_ms=None, paused=True)
+    del view["cluster"]
+    routes.update({"cluster": (200, view), "slots": (200, {"slots": []})})
+    nodes = [{"name": "pg-node01", "agent_url": f"http://127.0.0.1:{closed_port()}",
+              "pg_host": "127.0.0.1", "pg_port": 5433},
+             {"name": "pg-node02", "agent_url": url, "pg_host": "127.0.0.1", "pg_port": 5434}]
+    (tmp_path / "cluster.json").write_text(json.dumps(
+        {"api_token": "t", "nodes": nodes, "etcd": {"cluster_name": "local", "members": []}}))
+    res = pghactl("list", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "Cluster: local, no leader, paused: no automatic failover"
+    assert "| pg-node01 | 127.0.0.1:5433 | Master " in res.stdout, res.stdout
+    assert "| pg-node02 | 127.0.0.1:5434 | Replica " in res.stdout, res.stdout
+    routes.clear()
+    routes["cluster"] = (500, {"code": 9, "msg": "the store is unreachable"})
+    res = pghactl("list", str(tmp_path))
+    assert res.returncode == 1 and "the store is unreachable" in res.stderr
+
+
+def test_list_names_every_agent_when_none_answers(tmp_path):
+    nodes = [{"name": f"pg-node0{i}", "agent_url": f"http://127.0.0.1:{closed_port()}",
+              "pg_host": "127.0.0.1", "pg_port": 5432 + i} for i in (1, 2)]
+    (tmp_path / "cluster.json").write_text(json.dumps({"api_token": "t", "nodes": nodes}))
+    res = pghactl("list", str(tmp_path))
+    assert res.returncode == 1 and "no agent answered" in res.stderr
+    assert all(n["agent_url"] in res.stderr for n in nodes), res.stderr
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--etcd", "--etcd-members", "6"], "--etcd-members 6 is not from 1 to 5"),
+    (["--etcd", "--etcd-members", "0"], "--etcd-members 0 is not from 1 to 5"),
+    (["--etcd-members", "3"], "--etcd-members goes with --etcd"),
+])
+def test_local_up_refuses_bad_etcd_options_before_starting_anything(tmp_path, options, message):
+    res = pghactl("local", "up", str(tmp_path / "c"), *options)
+    assert res.returncode == 1 and message in res.stderr, res.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def test_local_start_needs_a_cluster_and_a_name(tmp_path):
+    res = pghactl("local", "start", str(tmp_path))
+    assert res.returncode == 2 and "usage" in res.stderr
+    res = pghactl("local", "start", str(tmp_path), "etcd1")
+    assert res.returncode == 1 and "cluster.json missing" in res.stderr
