@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "agent_impl.hpp"
+#include "op_deadline.hpp"
 #include "pgha/error.hpp"
 #include "pgha/node_state.hpp"
 
@@ -17,6 +18,13 @@ using nlohmann::json;
 std::chrono::milliseconds FenceMargin(std::chrono::seconds ttl) {
   return std::max(std::chrono::milliseconds(500),
                   std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 4);
+}
+
+// How long one renewal may wait: a sixth of the TTL (at least 300 ms), so that several tries
+// fit before the fencing moment at TTL - FenceMargin.
+std::chrono::milliseconds RenewalBound(std::chrono::seconds ttl) {
+  return std::max(std::chrono::milliseconds(300),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 6);
 }
 
 std::string Role(NodeState s) {
@@ -135,6 +143,10 @@ void HaLoop::RenewThread() {
     if (lease == 0) continue;
     const Clock::time_point sent = Clock::now();
     try {
+      // Short, so that a call stuck on a member that waits for etcd's new leader (its
+      // election takes about a second) leaves time for the next try, on the next member,
+      // before the fencing moment: losing one etcd member must not fence the master.
+      deadline::Scope bound(sent + RenewalBound(ttl_));
       std::optional<std::chrono::seconds> got = store_->KeepAlive(lease);
       if (got && *got >= ttl_) {
         std::lock_guard<std::mutex> lock(mutex_);
