@@ -9,7 +9,7 @@
 # PGHA_REL_SUITES (ctest regex of the suites, default all four), and the selections of
 # tests/reliability/test_faults.py (PGHA_FAULT_OPS, PGHA_FAULT_TARGETS, PGHA_FAULT_STEPS).
 # The page is written even when a suite fails (its failures are in it); the exit status is
-# then 1. On 2 cores the whole run takes about an hour; the fault suite most of it.
+# then 1. On 2 cores the whole run takes about half an hour; the fault suite most of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

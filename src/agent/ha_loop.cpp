@@ -83,9 +83,12 @@ bool HaLoop::Leading() const {
 
 void HaLoop::Log(const std::string& line) {
   {
+    // A state that lasts is said once, by each thread (the renewer and the loop report the
+    // same trouble each round, in turn).
     std::lock_guard<std::mutex> lock(mutex_);
-    if (line == last_log_) return;  // a state that lasts is said once
-    last_log_ = line;
+    std::string& last = last_log_[std::this_thread::get_id()];
+    if (line == last) return;
+    last = line;
   }
   std::cerr << "pgha-agent: ha: " << line << "\n";
 }

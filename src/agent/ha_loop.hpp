@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,7 +104,7 @@ class HaLoop {
   StoreLease member_lease_ = 0;
   std::optional<MemberStatus> last_leader_;  ///< the leader's last record seen
   std::optional<Clock::time_point> crashed_since_;
-  std::string last_log_;
+  std::map<std::thread::id, std::string> last_log_;
   View view_;
 
   std::atomic<bool> stop_{false};

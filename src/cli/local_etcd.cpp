@@ -190,12 +190,18 @@ bool WaitEtcdMemberUp(const json& etcd, const json& member, std::chrono::millise
   for (const json& m : etcd.at("members"))
     running += Name(m) == Name(member) || EtcdMemberRunning(m);
   const bool quorum = 2 * running > etcd.at("members").size();
-  const auto deadline = Clock::now() + timeout;
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
   const HttpClient c = MakeEtcdClient();
   while (true) {
     Probe p = ProbeMember(c, member);
     if (p.why.empty()) return true;
-    if (!quorum && p.answered) return false;  // up, waiting for its peers
+    // Up, waiting for its peers: without a majority etcd 3.4's /health may not answer at
+    // all, so a member that still runs after a few seconds counts as up.
+    const pid_t pid = member.value("pid", 0);
+    if (!quorum && (p.answered || (Clock::now() - start > std::chrono::seconds(3) && pid > 0 &&
+                                   process::ProcessAlive(pid))))
+      return false;
     ThrowUnlessWaiting(member, p.why, deadline);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

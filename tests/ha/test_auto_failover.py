@@ -175,3 +175,115 @@ def test_freeze_of_the_masters_agent_postmaster_and_backends(ha_cluster, report)
         return thaw
 
     run_loss(c, report, "SIGSTOP of agent, postmaster and backends, then SIGCONT", down)
+
+
+# ---- the store's own failures -------------------------------------------------------------
+
+def etcd_leader(c):
+    """The name of the etcd member that leads, asked of every member's status (the JSON
+    gateway), or None when they do not agree yet."""
+    import json
+    import urllib.request
+    leaders, own = set(), {}
+    for m in c.info["etcd"]["members"]:
+        try:
+            req = urllib.request.Request(m["client_url"] + "/v3/maintenance/status", data=b"{}",
+                                         method="POST")
+            with urllib.request.urlopen(req, timeout=2) as r:
+                st = json.loads(r.read())
+        except OSError:
+            continue
+        if "leader" not in st:  # the gateway leaves out zero values: no leader seen yet
+            return None
+        leaders.add(st["leader"])
+        own[st.get("header", {}).get("member_id")] = m["name"]
+    if len(leaders) != 1:
+        return None
+    return own.get(next(iter(leaders)))
+
+
+def etcd_member(c, name):
+    return next(m for m in c.info["etcd"]["members"] if m["name"] == name)
+
+
+def local_start(c, name, check=True):
+    import subprocess
+    from harness import BIN
+    res = subprocess.run([str(BIN / "pghactl"), "local", "start", str(c.dir), name],
+                         capture_output=True, text=True, timeout=120)
+    if check:
+        assert res.returncode == 0, res.stderr
+    c.reload()
+
+
+def test_losing_the_etcd_leader_member_demotes_no_one(ha_cluster, report):
+    c = ha_cluster
+    master = healthy(c)
+    writer = Writer(c, table="pgha_ha_writer")
+    writer.start()
+    monitor = Monitor(c)
+    monitor.start()
+    try:
+        victim = wait_for(lambda: etcd_leader(c), 30, "an etcd leader")
+        pid = int(etcd_member(c, victim)["pid"])
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: process_gone(pid), 30, f"etcd member {victim} to exit")
+        killed = time.monotonic()
+        wait_for(lambda: etcd_leader(c) not in (None, victim), 30, "a new etcd leader")
+        # Several leases long, the master keeps leading and writing: quorum was kept.
+        while time.monotonic() - killed < 10:
+            assert writable(c, master), f"{master} stopped accepting writes"
+            assert leader(c, master) == master
+            time.sleep(0.2)
+        local_start(c, victim)
+        wait_for(lambda: etcd_leader(c) is not None, 30, "all members agreeing on a leader")
+    finally:
+        writer.stop()
+        figures = monitor.finish()
+    assert figures["two_primaries_samples"] == 0, figures
+    assert writer.lost_on(master) == []
+    assert not [t for _, n, t in writer.acked_at if n != master]
+    assert healthy(c) == master
+    report(f"ha: etcd leader member {victim} killed: {master} kept leading, "
+           f"{len(writer.acked)} rows, none lost")
+
+
+def test_losing_every_etcd_member_stops_writes_and_their_return_restores_a_master(ha_cluster,
+                                                                               report):
+    """No store, no proof of leadership: the master fences itself before its lease could
+    have expired (pgha has no failsafe mode, docs/ha.md), so no node writes while etcd is
+    gone; once the members are back, the cluster elects a master and the other node follows."""
+    c = ha_cluster
+    master = healthy(c)
+    writer = Writer(c, table="pgha_ha_writer")
+    writer.start()
+    monitor = Monitor(c)
+    monitor.start()
+    try:
+        pids = [int(m["pid"]) for m in c.info["etcd"]["members"]]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: all(process_gone(p) for p in pids), 30, "every etcd member to exit")
+        gone_at = time.monotonic()
+        wait_for(lambda: not writable(c, master) and not writable(c, c.other(master)), 30,
+                 "the master to fence itself")
+        fenced_after = time.monotonic() - gone_at
+        # Nothing writes while the store is gone.
+        while time.monotonic() - gone_at < fenced_after + 5:
+            assert not any(writable(c, n) for n in c.names)
+            time.sleep(0.2)
+        last_ack = max(t for _, _, t in writer.acked_at)
+        # A member alone has no quorum, so `local start` of the first ones reports it not
+        # ready; it runs, and the next ones make the quorum.
+        for m in c.info["etcd"]["members"]:
+            local_start(c, m["name"], check=False)
+        wait_for(lambda: etcd_leader(c) is not None, 60, "the etcd members to elect a leader")
+        new_master = healthy(c)
+    finally:
+        writer.stop()
+        figures = monitor.finish()
+    assert figures["two_primaries_samples"] == 0, figures
+    assert last_ack - gone_at < fenced_after + 0.5
+    async_tail_rule([r for r, n, _ in writer.acked_at if n == master])(writer.lost_on(new_master))
+    report(f"ha: every etcd member killed: {master} fenced itself {fenced_after:.2f} s later; "
+           f"{new_master} leads after their return")

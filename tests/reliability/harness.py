@@ -124,6 +124,17 @@ class Figures:
         os.replace(tmp, self.path)
 
 
+def report_agent_logs(request, directory: pathlib.Path) -> None:
+    """Shows the last lines of every agent's log of the cluster in `directory` in pytest's
+    output (after a failure)."""
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    for log in sorted(directory.glob("*/agent.log")):
+        lines = log.read_text(errors="replace").splitlines()[-40:]
+        reporter.write_line(f"---- {log} (last {len(lines)} lines)")
+        for line in lines:
+            reporter.write_line(line)
+
+
 class LocalCluster:
     """Two (or more) nodes brought up by `pghactl local up`, with every agent started with
     PGHA_FAULT_FILE pointing at one spec file (inert until a test writes it)."""
