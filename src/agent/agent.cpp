@@ -215,6 +215,33 @@ void Agent::Start() {
   }
 }
 
+std::optional<Agent::Impl::LastOperation> Agent::Impl::last_operation() const {
+  std::lock_guard<std::mutex> lock(last_operation_mutex);
+  return last_operation_;
+}
+
+void Agent::Impl::RecordOperation(const std::string& name, bool ok) {
+  std::lock_guard<std::mutex> lock(last_operation_mutex);
+  last_operation_ = LastOperation{name, ok, std::chrono::system_clock::now()};
+}
+
+HttpHandler agent::Tracked(Agent::Impl& a, HttpHandler handler) {
+  return [&a, handler = std::move(handler)](const HttpRequest& req) {
+    std::string name = std::string(HttpMethodName(req.method)) + " " + req.path;
+    const std::string prefix = "/api/pg/v1/";
+    if (req.path.rfind(prefix, 0) == 0)
+      name = std::string(HttpMethodName(req.method)) + " " + req.path.substr(prefix.size());
+    try {
+      HttpResponse r = handler(req);
+      a.RecordOperation(name, r.status < 400);
+      return r;
+    } catch (...) {
+      a.RecordOperation(name, false);
+      throw;
+    }
+  };
+}
+
 int RunFenceGuard(const std::string& data_dir) {
   return agent::RunFenceGuard(data_dir);
 }
@@ -222,8 +249,9 @@ int RunFenceGuard(const std::string& data_dir) {
 void Agent::Impl::RequireManualMode(const std::string& operation) const {
   if (ha && !ha->Paused())
     throw Error(ErrorCode::kConflict,
-                operation + ": automatic failover is on and decides the roles. HINT: POST "
-                            "cluster/pause first (and cluster/resume after)");
+                operation +
+                    ": automatic failover is on and decides the roles. HINT: POST "
+                    "cluster/pause first (and cluster/resume after)");
 }
 
 void Agent::Stop() noexcept {

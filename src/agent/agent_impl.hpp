@@ -2,6 +2,7 @@
 #ifndef PGHA_AGENT_AGENT_IMPL_HPP
 #define PGHA_AGENT_AGENT_IMPL_HPP
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,17 @@ struct Agent::Impl {
   /// Refuses (409) an operation that starts, stops or promotes servers while automatic
   /// failover is on and not paused: the HA loop and a person would fight over the roles.
   void RequireManualMode(const std::string& operation) const;
+
+  /// The last operation a route ran (GET /metrics): its name, whether it succeeded, when.
+  struct LastOperation {
+    std::string name;
+    bool ok = false;
+    std::chrono::system_clock::time_point at;
+  };
+  std::optional<LastOperation> last_operation() const;
+  void RecordOperation(const std::string& name, bool ok);
+  mutable std::mutex last_operation_mutex;
+  std::optional<LastOperation> last_operation_;
 };
 
 namespace agent {
@@ -82,6 +94,10 @@ class CallerDeadline {
  private:
   std::optional<deadline::Scope> scope_;
 };
+
+/// `handler`, with its outcome recorded as the agent's last operation, named by the method and
+/// the request's path below /api/pg/v1/ ("POST instance/switchover/masterSlave").
+HttpHandler Tracked(Agent::Impl& a, HttpHandler handler);
 
 /// JSON response with the seed's shapes.
 HttpResponse Json(const nlohmann::json& j, int status = 200);

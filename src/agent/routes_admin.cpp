@@ -85,48 +85,47 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
         return Json(a.ha->ClusterJson());
       },
       kBlocking);
-  r.Add(
-      HttpMethod::kPost, "/api/pg/v1/cluster/:action",
-      [&a](const HttpRequest& req) {
-        const std::string& action = req.Param("action");
-        if (action != "pause" && action != "resume")
-          throw Error(ErrorCode::kNotFound, "cluster/" + action + ": pause or resume");
-        if (!a.ha) {
-          throw Error(ErrorCode::kNotFound,
-                      "cluster/" + action + ": no store is configured (etcd_endpoints)");
-        }
-        a.ha->SetPaused(action == "pause");
-        return Json(a.ha->ClusterJson());
-      },
-      kBlocking);
+  r.Add(HttpMethod::kPost, "/api/pg/v1/cluster/:action",
+        Tracked(a,
+                [&a](const HttpRequest& req) {
+                  const std::string& action = req.Param("action");
+                  if (action != "pause" && action != "resume")
+                    throw Error(ErrorCode::kNotFound, "cluster/" + action + ": pause or resume");
+                  if (!a.ha) {
+                    throw Error(ErrorCode::kNotFound,
+                                "cluster/" + action + ": no store is configured (etcd_endpoints)");
+                  }
+                  a.ha->SetPaused(action == "pause");
+                  return Json(a.ha->ClusterJson());
+                }),
+        kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/parameters",
       [&a](const HttpRequest&) {
         auto c = a.config();
         json params = json::object();
-        for (const auto& [name, value] :
-             c->ServerParameters(a.local->instance().binaries().major))
+        for (const auto& [name, value] : c->ServerParameters(a.local->instance().binaries().major))
           params[name] = value;
         return Json({{"parameters", params}, {"pending_restart", a.local->PendingRestart()}});
       },
       kBlocking);
-  r.Add(
-      HttpMethod::kPost, "/api/pg/v1/pg/:scope/:db",
-      [&a](const HttpRequest& req) {
-        const std::string& scope = req.Param("scope");
-        const std::string& db = req.Param("db");
-        a.RequireManualMode("pg/" + scope);
-        if (scope == "init") {
-          WithLocalLease(a, "pg/init", [&] { a.local->Init(db); });
-        } else if (scope == "sync") {
-          NodeAddress source = SyncSource(a);
-          WithLocalLease(a, "pg/sync", [&] { a.local->Sync(source, db); });
-        } else {
-          throw Error(ErrorCode::kNotFound, "pg/" + scope + ": init or sync");
-        }
-        return Json(StatesJson(a.cluster()->LocalState()));
-      },
-      kBlocking);
+  r.Add(HttpMethod::kPost, "/api/pg/v1/pg/:scope/:db",
+        Tracked(a,
+                [&a](const HttpRequest& req) {
+                  const std::string& scope = req.Param("scope");
+                  const std::string& db = req.Param("db");
+                  a.RequireManualMode("pg/" + scope);
+                  if (scope == "init") {
+                    WithLocalLease(a, "pg/init", [&] { a.local->Init(db); });
+                  } else if (scope == "sync") {
+                    NodeAddress source = SyncSource(a);
+                    WithLocalLease(a, "pg/sync", [&] { a.local->Sync(source, db); });
+                  } else {
+                    throw Error(ErrorCode::kNotFound, "pg/" + scope + ": init or sync");
+                  }
+                  return Json(StatesJson(a.cluster()->LocalState()));
+                }),
+        kBlocking);
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/test/:case",
       [&a](const HttpRequest& req) {

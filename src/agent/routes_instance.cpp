@@ -83,49 +83,52 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
       kBlocking);
   r.Add(
       HttpMethod::kPost, "/api/pg/v1/instance/:scope",
-      [&a](const HttpRequest& req) { return States(Post(a, req, req.Param("scope"))); }, kBlocking);
-  r.Add(
-      HttpMethod::kPost, "/api/pg/v1/instance/all/:order",
-      [&a](const HttpRequest& req) {
-        a.RequireManualMode("POST instance/all");
-        return States(a.cluster()->StartAll(ParseSequence(req.Param("order")), a.Options(req)));
-      },
+      Tracked(a, [&a](const HttpRequest& req) { return States(Post(a, req, req.Param("scope"))); }),
       kBlocking);
-  r.Add(
-      HttpMethod::kPost, "/api/pg/v1/instance/failover/:how",
-      [&a](const HttpRequest& req) {
-        const std::string& how = req.Param("how");
-        if (how != "restart" && how != "promote") {
-          throw Error(ErrorCode::kNotFound, "failover/" + how + ": restart or promote");
-        }
-        a.RequireManualMode("failover");
-        return States(a.cluster()->Failover(
-            how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote,
-            a.Options(req)));
-      },
-      kBlocking);
-  r.Add(
-      HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
-      [&a](const HttpRequest& req) {
-        a.RequireManualMode("switchover");
-        return States(a.cluster()->Switchover(ParseSequence(req.Param("order")), a.Options(req)));
-      },
-      kBlocking);
-  r.Add(
-      HttpMethod::kDelete, "/api/pg/v1/instance/:scope",
-      [&a](const HttpRequest& req) { return States(Delete(a, req, req.Param("scope"))); },
-      kBlocking);
-  r.Add(
-      HttpMethod::kPost, "/api/pg/v1/node/:scope",
-      [&a](const HttpRequest& req) {
-        if (req.Param("scope") != "promote") {
-          throw Error(ErrorCode::kNotFound,
-                      "node/" + req.Param("scope") + ": only node/promote exists");
-        }
-        a.RequireManualMode("node/promote");
-        return States(a.cluster()->PromoteLocal(a.Options(req)));
-      },
-      kBlocking);
+  r.Add(HttpMethod::kPost, "/api/pg/v1/instance/all/:order",
+        Tracked(a,
+                [&a](const HttpRequest& req) {
+                  a.RequireManualMode("POST instance/all");
+                  return States(
+                      a.cluster()->StartAll(ParseSequence(req.Param("order")), a.Options(req)));
+                }),
+        kBlocking);
+  r.Add(HttpMethod::kPost, "/api/pg/v1/instance/failover/:how",
+        Tracked(a,
+                [&a](const HttpRequest& req) {
+                  const std::string& how = req.Param("how");
+                  if (how != "restart" && how != "promote") {
+                    throw Error(ErrorCode::kNotFound, "failover/" + how + ": restart or promote");
+                  }
+                  a.RequireManualMode("failover");
+                  return States(a.cluster()->Failover(
+                      how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote,
+                      a.Options(req)));
+                }),
+        kBlocking);
+  r.Add(HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
+        Tracked(a,
+                [&a](const HttpRequest& req) {
+                  a.RequireManualMode("switchover");
+                  return States(
+                      a.cluster()->Switchover(ParseSequence(req.Param("order")), a.Options(req)));
+                }),
+        kBlocking);
+  r.Add(HttpMethod::kDelete, "/api/pg/v1/instance/:scope",
+        Tracked(
+            a, [&a](const HttpRequest& req) { return States(Delete(a, req, req.Param("scope"))); }),
+        kBlocking);
+  r.Add(HttpMethod::kPost, "/api/pg/v1/node/:scope",
+        Tracked(a,
+                [&a](const HttpRequest& req) {
+                  if (req.Param("scope") != "promote") {
+                    throw Error(ErrorCode::kNotFound,
+                                "node/" + req.Param("scope") + ": only node/promote exists");
+                  }
+                  a.RequireManualMode("node/promote");
+                  return States(a.cluster()->PromoteLocal(a.Options(req)));
+                }),
+        kBlocking);
   r.Add(
       HttpMethod::kGet, "/api/pg/v1/lsn/:scope",
       [&a](const HttpRequest& req) {

@@ -142,6 +142,19 @@ void SlotMetrics(Agent::Impl& a, Exposition& e) {
            std::chrono::duration<double>(Clock::now() - report->second).count());
 }
 
+void OperationMetrics(Agent::Impl& a, Exposition& e) {
+  std::optional<Agent::Impl::LastOperation> op = a.last_operation();
+  e.Family("pgha_last_operation_info", "gauge",
+           "The last operation a route of this agent ran, and its result (ok or failed).");
+  e.Family("pgha_last_operation_timestamp_seconds", "gauge",
+           "When that operation ended (Unix time).");
+  if (!op) return;
+  e.Sample("pgha_last_operation_info", 1,
+           {{"operation", op->name}, {"result", op->ok ? "ok" : "failed"}});
+  e.Sample("pgha_last_operation_timestamp_seconds",
+           std::chrono::duration<double>(op->at.time_since_epoch()).count());
+}
+
 void HaMetrics(Agent::Impl& a, Exposition& e) {
   e.Family("pgha_ha_enabled", "gauge", "1 when automatic failover (a store) is configured.");
   e.Sample("pgha_ha_enabled", a.ha ? 1 : 0);
@@ -180,6 +193,7 @@ void AddMetricsRoute(Agent::Impl& a, Router& r) {
         e.Sample("pgha_role", IsStandby(state) ? 1 : 0, {{"role", "replica"}});
         ServerMetrics(a, e, state);
         SlotMetrics(a, e);
+        OperationMetrics(a, e);
         HaMetrics(a, e);
         return HttpResponse::Text(200, e.Text(), "text/plain; version=0.0.4; charset=utf-8");
       },

@@ -1,6 +1,7 @@
 #include "instance_transition.hpp"
 
 #include <string>
+#include <string_view>
 
 #include "instance_internal.hpp"
 
@@ -46,6 +47,12 @@ void ThrowIfInTransition(const Instance& in, const pg::PostgresError& e) {
   const bool alive = LivePostmaster(in).has_value();
   std::optional<std::string_view> transition =
       pg::TransitionOf(e.sqlstate(), alive, alive ? ReadPidFile(in) : std::nullopt);
+  // pgha's sessions use the unix socket: a live postmaster whose socket file is not there
+  // has not made it yet, or removed it on its way down, whatever its status line says yet.
+  if (!transition && alive && pg::LostConnection(e.sqlstate()) &&
+      std::string_view(e.what()).find("No such file or directory") != std::string_view::npos) {
+    transition = "starting or stopping (its socket is not there)";
+  }
   if (!transition && alive && pg::LostConnection(e.sqlstate()) && AnswersNow(in)) {
     transition = "restarting";  // stopped and started again meanwhile
   }

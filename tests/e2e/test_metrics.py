@@ -63,3 +63,15 @@ def test_metrics_pass_promtool_and_say_what_postgres_says(cluster):
     assert ("pgha_standby_lag_bytes", frozenset({("standby", "pg-node02"), ("kind", "replay")})) in m
     assert s[("pgha_wal_position_bytes", frozenset({("kind", "replay")}))] > 0
     assert m[("pgha_ha_enabled", frozenset())] == 0
+    # The last operation: a refused one, then one that worked.
+    status, _ = cluster.call("pg-node02", "POST", "instance/failover/promote")
+    assert status == 409  # its master runs
+    failed = samples(scrape(cluster, "pg-node02"))
+    assert failed[("pgha_last_operation_info",
+                   frozenset({("operation", "POST instance/failover/promote"),
+                              ("result", "failed")}))] == 1
+    cluster.ok("pg-node01", "POST", "instance/all")
+    done = samples(scrape(cluster, "pg-node01"))
+    assert done[("pgha_last_operation_info",
+                 frozenset({("operation", "POST instance/all"), ("result", "ok")}))] == 1
+    assert done[("pgha_last_operation_timestamp_seconds", frozenset())] > 1.7e9
