@@ -11,7 +11,10 @@ install(TARGETS pgha pgha_c EXPORT pghaTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS pghactl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS pghactl pgha-agent RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The systemd unit of the agent (one instance per node; its ExecStart names /usr/local/bin).
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/pgha-agent@.service
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/pgha/systemd)
 
 set(PGHA_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/pgha)
 install(EXPORT pghaTargets NAMESPACE pgha:: DESTINATION ${PGHA_CMAKE_DIR})

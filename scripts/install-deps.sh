@@ -21,6 +21,8 @@ packages=(
   # the checks of GET /metrics (promtool) and of the load balancers' routes behind a real
   # HAProxy (tests/e2e/test_metrics.py, test_haproxy.py); their daemons are not started
   prometheus haproxy
+  # systemd-analyze verify of packaging/systemd/pgha-agent@.service
+  systemd
   # the writers of bench/run_agent.sh and tests/reliability (the bench script installs wrk and
   # nginx itself: CI runs no benchmark)
   python3-psycopg2
