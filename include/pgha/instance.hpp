@@ -64,7 +64,7 @@ struct InstanceOptions {
   /// named in a standby's primary_conninfo (`passfile=`) so that no password is written into
   /// the data directory. pgha reads it; it does not write it (the agent does).
   std::string passfile;
-  std::string log_file;                ///< server log; "" -> data_dir + ".log"
+  std::string log_file;  ///< server log; "" -> data_dir + ".log"
   /// Default deadline of operations; on a thread that runs a Cluster operation (or an
   /// agent's part of one) none waits past that operation's deadline.
   std::chrono::milliseconds timeout{60000};
@@ -79,9 +79,9 @@ struct InitOptions {
   std::string replicate_user = "replicate";  ///< REPLICATE_USER: REPLICATION LOGIN role
   std::string replicate_password;            ///< its password ("" -> none: loopback/socket only)
   std::string database = "datasync";         ///< DATABASE ("" -> none is created)
-  std::string db_user = "datasync";       ///< DB_USER, the database owner ("" -> superuser owns it)
-  std::string db_password = "datasync";   ///< DB_PASSWD ("" -> no password)
-  std::string superuser_password;         ///< password for InstanceOptions::superuser ("" -> none)
+  std::string db_user = "datasync";      ///< DB_USER, the database owner ("" -> superuser owns it)
+  std::string db_password = "datasync";  ///< DB_PASSWD ("" -> no password)
+  std::string superuser_password;        ///< password for InstanceOptions::superuser ("" -> none)
   /// pg_hba.conf trusts the local socket and loopback (the seed's sample). Off: no `trust`
   /// line at all; the superuser reaches the server over the local socket by `peer`
   /// authentication mapped in pg_ident.conf (the OS user and the caller's own account), and
@@ -90,7 +90,7 @@ struct InitOptions {
   /// A role for pg_rewind that is no superuser (PostgreSQL 11+): LOGIN with EXECUTE on only
   /// the functions pg_rewind calls, in the `postgres` database ("" -> none is created).
   std::string rewind_user;
-  std::string rewind_password;  ///< its password ("" -> none)
+  std::string rewind_password;            ///< its password ("" -> none)
   std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize (11+); 0 -> default 16
   bool data_checksums = false;            ///< initdb --data-checksums
   int max_wal_senders = 10;
@@ -283,7 +283,8 @@ class PGHA_API Instance {
   /// server refuses (invalid: the file is put back as it was and kBadInput is thrown, naming
   /// them). A stopped server takes them at its next start. Throws kBadInput (a bad name or
   /// value, or a name pgha manages: see ManagedParameter), kNotFound, kIo, kPostgresFailed.
-  ParameterReport WriteParameters(const std::vector<std::pair<std::string, std::string>>& parameters);
+  ParameterReport WriteParameters(
+      const std::vector<std::pair<std::string, std::string>>& parameters);
   /// Settings that need a restart to take the value the configuration files give now (empty
   /// when not running). Throws kPostgresFailed.
   std::vector<std::string> PendingRestart() const;

@@ -97,11 +97,10 @@ constexpr const char* kStartOnlyFields[] = {"local_node",
 
 // Clear passwords are never read from JSON (the configuration file is persisted by POST
 // nodes/env and shown by GET nodes/env): only the environment or a file holds them.
-constexpr const char* kSecretFields[][2] = {
-    {"replicate_password", "PGHA_REPLICATE_PASSWORD"},
-    {"superuser_password", "PGHA_SUPERUSER_PASSWORD"},
-    {"rewind_password", "PGHA_REWIND_PASSWORD"},
-    {"etcd_password", "PGHA_ETCD_PASSWORD"}};
+constexpr const char* kSecretFields[][2] = {{"replicate_password", "PGHA_REPLICATE_PASSWORD"},
+                                            {"superuser_password", "PGHA_SUPERUSER_PASSWORD"},
+                                            {"rewind_password", "PGHA_REWIND_PASSWORD"},
+                                            {"etcd_password", "PGHA_ETCD_PASSWORD"}};
 
 // Throws Error(kBadInput) naming the first start-only field `body` sets to a value other than
 // the running one (`before`, `after`: the configuration's JSON before and after the update).
@@ -131,9 +130,10 @@ void ApplyJson(const json& j, AgentConfig* c) {
   if (!j.is_object()) throw Error(ErrorCode::kBadInput, "configuration must be a JSON object");
   for (const auto& [field, env] : kSecretFields) {
     if (j.contains(field))
-      throw Error(ErrorCode::kBadInput,
-                  std::string("\"") + field + "\" is never read from JSON. HINT: name a file in \"" +
-                      field + "_file\" or set " + env + " (or " + env + "_FILE)");
+      throw Error(ErrorCode::kBadInput, std::string("\"") + field +
+                                            "\" is never read from JSON. HINT: name a file in \"" +
+                                            field + "_file\" or set " + env + " (or " + env +
+                                            "_FILE)");
   }
   Take(j, "local_node", &c->local_node);
   if (j.contains("nodes")) {
@@ -252,9 +252,9 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
     // containers): PostgreSQL listens on the local node's name, which the peer connects to.
     // Alone, the node lives on loopback.
     const std::string host = get("REMOTE_NODE") ? c->local_node : "127.0.0.1";
-    c->nodes.insert(c->nodes.begin(),
-                    {c->local_node, "http://" + host + ":" + std::to_string(c->listen_port), host,
-                     pg_port});
+    c->nodes.insert(
+        c->nodes.begin(),
+        {c->local_node, "http://" + host + ":" + std::to_string(c->listen_port), host, pg_port});
   } else if (get("PGHA_PG_PORT")) {
     FindNode(c, c->local_node)->pg_port = pg_port;
   }
@@ -305,7 +305,8 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
   if (auto v = get("PGHA_ETCD_PREFIX")) c->etcd_prefix = *v;
   if (auto v = get("PGHA_CLUSTER_NAME")) c->cluster_name = *v;
   if (auto v = get("PGHA_ETCD_USER")) c->etcd_user = *v;
-  if (auto v = get("PGHA_HA_TTL_S")) c->ha_ttl = std::chrono::seconds(ParseInt(*v, "PGHA_HA_TTL_S", 2, 3600));
+  if (auto v = get("PGHA_HA_TTL_S"))
+    c->ha_ttl = std::chrono::seconds(ParseInt(*v, "PGHA_HA_TTL_S", 2, 3600));
   if (auto v = get("PGHA_HA_LOOP_MS"))
     c->ha_loop_interval = std::chrono::milliseconds(ParseInt(*v, "PGHA_HA_LOOP_MS", 50, 60000));
   if (auto v = get("PGHA_NOFAILOVER")) c->nofailover = ParseBool(*v, "PGHA_NOFAILOVER");
@@ -317,14 +318,11 @@ void ApplyEnv(const std::map<std::string, std::string>& env, AgentConfig* c) {
     std::string* file;
     std::string* value;
   };
-  for (const Secret& s : {Secret{"PGHA_REPLICATE_PASSWORD", &c->replicate_password_file,
-                                 &c->replicate_password},
-                          Secret{"PGHA_SUPERUSER_PASSWORD", &c->superuser_password_file,
-                                 &c->superuser_password},
-                          Secret{"PGHA_REWIND_PASSWORD", &c->rewind_password_file,
-                                 &c->rewind_password},
-                          Secret{"PGHA_ETCD_PASSWORD", &c->etcd_password_file,
-                                 &c->etcd_password}}) {
+  for (const Secret& s :
+       {Secret{"PGHA_REPLICATE_PASSWORD", &c->replicate_password_file, &c->replicate_password},
+        Secret{"PGHA_SUPERUSER_PASSWORD", &c->superuser_password_file, &c->superuser_password},
+        Secret{"PGHA_REWIND_PASSWORD", &c->rewind_password_file, &c->rewind_password},
+        Secret{"PGHA_ETCD_PASSWORD", &c->etcd_password_file, &c->etcd_password}}) {
     const std::string file_var = std::string(s.env) + "_FILE";
     if (auto v = get(file_var.c_str())) *s.file = *v;
     if (auto v = get(s.env)) {
@@ -501,8 +499,9 @@ void AgentConfig::Validate() const {
   }
   if (etcd_prefix.empty() || etcd_prefix[0] != '/' || cluster_name.empty() ||
       cluster_name.find('/') != std::string::npos)
-    throw Error(ErrorCode::kBadInput, "etcd_prefix must start with '/' and cluster_name be a "
-                                      "name without '/'");
+    throw Error(ErrorCode::kBadInput,
+                "etcd_prefix must start with '/' and cluster_name be a "
+                "name without '/'");
   if (ha_ttl.count() < 2 || ha_ttl.count() > 3600)
     throw Error(ErrorCode::kBadInput,
                 "ha_ttl_s " + std::to_string(ha_ttl.count()) + " is not from 2 to 3600");
@@ -518,7 +517,8 @@ void AgentConfig::Validate() const {
                                             "\" is set by pgha itself (start options, files, "
                                             "standby and synchronous settings)");
     if (name == "wal_level" && value == "minimal")
-      throw Error(ErrorCode::kBadInput, "parameter wal_level = minimal leaves nothing to replicate");
+      throw Error(ErrorCode::kBadInput,
+                  "parameter wal_level = minimal leaves nothing to replicate");
   }
   if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
   for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");

@@ -114,8 +114,8 @@ FenceGuard::FenceGuard(const std::string& agent_binary, const std::string& data_
   ::close(fds[0]);
   if (rc != 0) {
     ::close(fds[1]);
-    throw Error(ErrorCode::kIo, "fence guard: cannot start " + agent_binary + ": " +
-                                    std::strerror(rc));
+    throw Error(ErrorCode::kIo,
+                "fence guard: cannot start " + agent_binary + ": " + std::strerror(rc));
   }
   fd_ = fds[1];
   pid_ = pid;
@@ -149,7 +149,7 @@ void FenceGuard::Disarm() {
 int RunFenceGuard(const std::string& data_dir) {
   ::setsid();  // not in the agent's process group: a signal to it does not reach the guard
   std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGINT, SIG_IGN);   // only "exit" or the deadline end the guard
+  std::signal(SIGINT, SIG_IGN);  // only "exit" or the deadline end the guard
   std::signal(SIGTERM, SIG_IGN);
   using Clock = std::chrono::steady_clock;
   bool armed = false;

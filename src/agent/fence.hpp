@@ -16,8 +16,10 @@ namespace pgha::agent {
 /// acknowledge a commit on the way: SIGSTOP to the postmaster (it forks no more), SIGSTOP to
 /// every `postgres` process running in the data directory (the backends, also those a killed
 /// postmaster left behind), then SIGKILL to them all. Returns the postmaster's pid (or a
-/// leftover's), nullopt when none ran. The data directory is left as after a crash (pg_rewind 13+ and crash recovery
-/// take it as it is). Async-signal-safe it is not; it allocates.
+/// leftover's), nullopt when none ran. Also what clears a crashed server's leftovers (backends
+/// whose postmaster died keep its shared memory and block a new start). The data directory is left
+/// as after a crash (pg_rewind 13+ and crash recovery take it as it is). Async-signal-safe it is
+/// not; it allocates.
 std::optional<pid_t> FencePostmaster(const std::string& data_dir);
 
 /// The guard: a process of its own (`pgha-agent --fence-guard DATA_DIR`, in its own session,
@@ -48,12 +50,6 @@ class FenceGuard {
   int fd_ = -1;
   pid_t pid_ = 0;
 };
-
-/// Kills what is left of a crashed server in `data_dir` (backends whose postmaster died keep
-/// its shared memory and block a new start): FencePostmaster, which finds them too.
-inline std::optional<pid_t> KillLeftovers(const std::string& data_dir) {
-  return FencePostmaster(data_dir);
-}
 
 /// The guard process's main: reads "arm <ns>", "disarm" and "exit" lines from stdin.
 int RunFenceGuard(const std::string& data_dir);

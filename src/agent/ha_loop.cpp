@@ -66,7 +66,7 @@ void HaLoop::Stop() noexcept {
     // flushed, while it still holds the lease), then gives the key up, so that a standby
     // takes over at once rather than when the lease expires. Without the agent nothing would
     // fence a server left running.
-    if (Leading()) {
+    if (Leads()) {
       if (a_.local->State() != NodeState::kInactive) a_.local->Stop(StopMode::kFast);
       DropLeadership(/*release_key=*/true);
     }
@@ -76,7 +76,7 @@ void HaLoop::Stop() noexcept {
   guard_.reset();
 }
 
-bool HaLoop::Leading() const {
+bool HaLoop::Leads() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return leader_lease_ != 0;
 }
@@ -240,7 +240,7 @@ void HaLoop::Round() {
     view_.members = std::move(members);
     view_.at = Clock::now();
   }
-  if (leader && leader->value == name_ && !Leading()) {
+  if (leader && leader->value == name_ && !Leads()) {
     // The key of an earlier run of this agent: taken back while its lease lives (the guard
     // of that run, if it was armed, still fences at its moment; the server then restarts).
     const Clock::time_point sent = Clock::now();
@@ -257,7 +257,7 @@ void HaLoop::Round() {
   if (paused) {
     if (IsPrimary(state)) {
       if (!leader) TakeLeaderKey();
-    } else if (Leading()) {
+    } else if (Leads()) {
       DropLeadership(/*release_key=*/true);  // a manual operation moved the master elsewhere
     }
     return;
@@ -316,7 +316,7 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
   const bool other_leader = leader && leader->value != name_;
   if (IsPrimary(state)) {
     crashed_since_.reset();
-    if (Leading()) return;
+    if (Leads()) return;
     if (!leader) {
       TakeLeaderKey();
       return;
@@ -329,7 +329,7 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
     return;
   }
   if (IsStandby(state)) {
-    if (Leading()) {
+    if (Leads()) {
       // Won the key, not promoted yet (or the promotion failed): promote now, locally. The
       // old leader is not asked anything: its lease expired, so it is fenced, and its agent,
       // when there is one, may be frozen or cut off (an operation through it would wait out
@@ -344,15 +344,15 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
       return;
     }
     if (other_leader) return;  // follows it (the standby configuration names the master)
-    Elect(me);
+    Elect();
     return;
   }
   if (state == NodeState::kInactive) {
-    if (Leading()) {
+    if (Leads()) {
       // The leader's server crashed while its agent lives: restarted in place on the same
       // timeline while the lease is held (the renewer keeps it), given up when that fails.
       if (!crashed_since_) crashed_since_ = Clock::now();
-      KillLeftovers(a_.config()->pgdata);
+      FencePostmaster(a_.config()->pgdata);  // what the dead postmaster left
       try {
         a_.local->StartCurrent();
         std::cerr << "pgha-agent: ha: restarted the crashed master in place\n";
@@ -371,8 +371,7 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
   }
 }
 
-void HaLoop::Elect(const MemberStatus& me) {
-  (void)me;
+void HaLoop::Elect() {
   LeaderFacts facts;
   {
     std::lock_guard<std::mutex> lock(mutex_);

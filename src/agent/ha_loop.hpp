@@ -65,7 +65,7 @@ class HaLoop {
   };
   View LastView() const;
   /// True while this agent holds the leader key (its lease renewed in time).
-  bool Leads() const { return Leading(); }
+  bool Leads() const;
   std::chrono::milliseconds interval() const { return interval_; }
 
   /// The pause as last read from the store.
@@ -83,10 +83,9 @@ class HaLoop {
   void DropLeadership(bool release_key);
   void FenceNow(const std::string& why);
   void Act(const MemberStatus& me, const std::optional<StoreKeyValue>& leader);
-  void Elect(const MemberStatus& me);
+  void Elect();
   void Rejoin(const std::string& why);
   void Log(const std::string& line);
-  bool Leading() const;
 
   Agent::Impl& a_;
   std::unique_ptr<ClusterStore> store_;

@@ -332,8 +332,7 @@ void LocalNode::CheckStarted() {
 std::vector<std::string> LocalNode::ApplyParameters() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!fs::Exists(instance_.options().data_dir + "/postgresql.conf")) return {};
-  return instance_
-      .WriteParameters(config()->ServerParameters(instance_.binaries().major))
+  return instance_.WriteParameters(config()->ServerParameters(instance_.binaries().major))
       .pending_restart;
 }
 

@@ -33,8 +33,7 @@ std::uint64_t ParseLag(const std::string& text) {
   if (unit == "mb") return n << 20;
   if (unit == "gb") return n << 30;
   if (unit == "tb") return n << 40;
-  throw Error(ErrorCode::kBadInput,
-              "lag \"" + text + "\": the unit must be B, kB, MB, GB or TB");
+  throw Error(ErrorCode::kBadInput, "lag \"" + text + "\": the unit must be B, kB, MB, GB or TB");
 }
 
 // What the routes decide on: this node's state (as the observer last saw it), its timeline
@@ -95,7 +94,9 @@ View Look(Agent::Impl& a, bool want_lag) {
 json Body(Agent::Impl& a, const View& v) {
   json j = {{"name", a.local->address().name},
             {"state", std::string(NodeStateName(v.state))},
-            {"role", IsPrimary(v.state) ? "master" : IsStandby(v.state) ? "replica" : ""},
+            {"role", IsPrimary(v.state)   ? "master"
+                     : IsStandby(v.state) ? "replica"
+                                          : ""},
             {"timeline", v.timeline},
             {"position", v.position.IsValid() ? v.position.ToString() : ""}};
   if (v.ha) j["leader"] = v.leader ? json(*v.leader) : json(nullptr);
@@ -148,8 +149,7 @@ HttpResponse StatusOnly(HttpResponse r) {
 
 void AddHealthRoutes(Agent::Impl& a, Router& r) {
   for (const char* name : {"primary", "read-write", "master", "leader", "replica", "read-only",
-                           "synchronous", "sync", "asynchronous", "async", "health",
-                           "readiness"}) {
+                           "synchronous", "sync", "asynchronous", "async", "health", "readiness"}) {
     const std::string check = name;
     auto handler = [&a, check](const HttpRequest& req) {
       View v;

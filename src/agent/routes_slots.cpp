@@ -16,7 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr RouteOptions kBlocking{false, true, 0};
 
-
 std::shared_ptr<RemoteNode> PeerNamed(Agent::Impl& a, const std::string& name) {
   for (const auto& p : a.peers())
     if (p->address().name == name) return std::make_shared<RemoteNode>(p->address(), a.client);

@@ -15,8 +15,8 @@ constexpr auto kRetryPause = std::chrono::milliseconds(20);
 
 // A session on the node that accepts writes now, if any.
 std::optional<pg::PqSession> ConnectToPrimary(const std::vector<NodeAddress>& nodes,
-                                              const std::string& user,
-                                              const std::string& passfile, std::string* where) {
+                                              const std::string& user, const std::string& passfile,
+                                              std::string* where) {
   for (const NodeAddress& n : nodes) {
     try {
       pg::ConnectParams p;

@@ -18,7 +18,6 @@ std::string NewHolder(const std::string& node) {
   return node + "/" + std::to_string(now) + "/" + std::to_string(++counter);
 }
 
-
 }  // namespace
 
 Cluster::Run::Run(Cluster& cluster, std::string operation, const OperationOptions& options,

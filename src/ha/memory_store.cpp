@@ -143,8 +143,8 @@ std::optional<std::chrono::milliseconds> MemoryStore::TimeToLive(StoreLease leas
   auto lock = state_->Enter();
   auto it = state_->leases.find(lease);
   if (it == state_->leases.end()) return std::nullopt;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.expires -
-                                                                    state_->clock());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(it->second.expires - state_->clock());
   if (left.count() <= 0) return std::nullopt;
   return left;
 }

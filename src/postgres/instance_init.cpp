@@ -130,10 +130,10 @@ void CreateRewindRole(pg::PqSession& s, const InitOptions& o, int major) {
   EnsureRole(s, o.rewind_user, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
              o.rewind_password);
   const std::string role = s.QuoteIdentifier(o.rewind_user);
-  for (const char* fn : {"pg_catalog.pg_ls_dir(text, boolean, boolean)",
-                         "pg_catalog.pg_stat_file(text, boolean)",
-                         "pg_catalog.pg_read_binary_file(text)",
-                         "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"})
+  for (const char* fn :
+       {"pg_catalog.pg_ls_dir(text, boolean, boolean)", "pg_catalog.pg_stat_file(text, boolean)",
+        "pg_catalog.pg_read_binary_file(text)",
+        "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"})
     s.Query(std::string("GRANT EXECUTE ON FUNCTION ") + fn + " TO " + role);
   if (major >= 15) s.Query("GRANT pg_checkpoint TO " + role);
 }

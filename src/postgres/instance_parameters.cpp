@@ -16,12 +16,22 @@ namespace {
 
 // Set by pgha itself at every start (command line) or in pgha.conf; a parameter of the
 // operator's that named one would be overridden, or would move the server's files.
-constexpr std::array<std::string_view, 16> kManaged = {
-    "port",          "listen_addresses",  "unix_socket_directories", "data_directory",
-    "config_file",   "hba_file",          "ident_file",              "external_pid_file",
-    "include",       "include_if_exists", "include_dir",             "primary_conninfo",
-    "primary_slot_name", "recovery_target_timeline", "recovery_min_apply_delay",
-    "synchronous_standby_names"};
+constexpr std::array<std::string_view, 16> kManaged = {"port",
+                                                       "listen_addresses",
+                                                       "unix_socket_directories",
+                                                       "data_directory",
+                                                       "config_file",
+                                                       "hba_file",
+                                                       "ident_file",
+                                                       "external_pid_file",
+                                                       "include",
+                                                       "include_if_exists",
+                                                       "include_dir",
+                                                       "primary_conninfo",
+                                                       "primary_slot_name",
+                                                       "recovery_target_timeline",
+                                                       "recovery_min_apply_delay",
+                                                       "synchronous_standby_names"};
 
 std::string Lower(std::string_view s) {
   std::string out;

@@ -254,7 +254,7 @@ void Instance::EnsurePhysicalSlot(const std::string& name) {
 }
 
 void Instance::Sync(const SyncOptions& o) {
-  StandbyConfig standby{o.source_host,      o.source_port, o.user,       o.password,
+  StandbyConfig standby{o.source_host,      o.source_port, o.user,        o.password,
                         o.application_name, o.slot_name,   o.apply_delay, ""};
   pg::StandbySettings(standby);  // every value checked before anything is touched
   const std::string& data = options_.data_dir;

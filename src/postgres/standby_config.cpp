@@ -176,8 +176,9 @@ bool HasPghaInclude(std::string_view conf) {
 
 std::optional<std::string> WithParametersInclude(std::string_view conf) {
   if (!IncludesOf(conf, kParametersConf).empty()) return std::nullopt;
-  const std::string block = std::string("# Server parameters written by pgha (before pgha.conf):\n") +
-                            kParametersInclude + "\n";
+  const std::string block =
+      std::string("# Server parameters written by pgha (before pgha.conf):\n") +
+      kParametersInclude + "\n";
   std::vector<std::size_t> pgha = IncludesOf(conf, kPghaConf);
   std::string out;
   if (pgha.empty()) {
@@ -196,7 +197,8 @@ std::optional<std::string> WithParametersInclude(std::string_view conf) {
 
 std::string RenderParametersConf(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out =
-      "# Server parameters written by pgha at every start from its configuration (\"parameters\");\n"
+      "# Server parameters written by pgha at every start from its configuration "
+      "(\"parameters\");\n"
       "# pgha rewrites this file, do not edit it.\n";
   for (const auto& [name, value] : params) {
     CheckGucName(name);

@@ -205,7 +205,8 @@ void BindInstance(pb::module_& m) {
       [](Instance& in, const std::string& host, int port, const std::string& user,
          const std::string& password, const std::string& app, const std::string& slot,
          const std::string& delay, const std::string& passfile) {
-        in.WriteStandbyConfig(StandbyConfig{host, port, user, password, app, slot, delay, passfile});
+        in.WriteStandbyConfig(
+            StandbyConfig{host, port, user, password, app, slot, delay, passfile});
       },
       pb::arg("primary_host"), pb::arg("primary_port"), pb::arg("user") = "replicate",
       pb::arg("password") = "", pb::arg("application_name") = "", pb::arg("slot_name") = "",

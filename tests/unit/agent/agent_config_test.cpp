@@ -221,7 +221,8 @@ TEST_CASE("Server parameters: the operator's over pgha's defaults, pgha's own na
   AgentConfig c = AgentConfig::Load("", kBase);
   auto defaults = c.ServerParameters(15);
   CHECK(std::find(defaults.begin(), defaults.end(),
-                  std::make_pair(std::string("wal_log_hints"), std::string("on"))) != defaults.end());
+                  std::make_pair(std::string("wal_log_hints"), std::string("on"))) !=
+        defaults.end());
   CHECK(std::find(defaults.begin(), defaults.end(),
                   std::make_pair(std::string("max_slot_wal_keep_size"), std::string("8GB"))) !=
         defaults.end());
@@ -236,15 +237,14 @@ TEST_CASE("Server parameters: the operator's over pgha's defaults, pgha's own na
   CHECK(m["wal_level"] == "logical");
   CHECK(AgentConfig::FromJson(c.ToJson()).parameters == c.parameters);  // saved and read back
   const std::string before = c.ToJson();
-  for (const char* body : {R"({"parameters": {"port": "5433"}})",
-                           R"({"parameters": {"Primary_Conninfo": "host=evil"}})",
-                           R"({"parameters": {"synchronous_standby_names": "*"}})",
-                           R"({"parameters": {"wal_level": "minimal"}})",
-                           R"({"parameters": {"bad name": "1"}})",
-                           R"({"parameters": {"work_mem": "1
+  for (const char* body :
+       {R"({"parameters": {"port": "5433"}})",
+        R"({"parameters": {"Primary_Conninfo": "host=evil"}})",
+        R"({"parameters": {"synchronous_standby_names": "*"}})",
+        R"({"parameters": {"wal_level": "minimal"}})", R"({"parameters": {"bad name": "1"}})",
+        R"({"parameters": {"work_mem": "1
 fsync = off"}})",
-                           R"({"parameters": {"work_mem": null}})",
-                           R"({"parameters": ["work_mem"]})"}) {
+        R"({"parameters": {"work_mem": null}})", R"({"parameters": ["work_mem"]})"}) {
     CAPTURE(std::string(body));
     try {
       c.Update(body);

@@ -365,8 +365,9 @@ TEST_CASE("pg_hba.conf without local trust: peer for the superuser, scram for ev
   o.local_trust = false;
   std::string hba = pgha::pg::RenderPgHba(o, "postgres");
   CHECK(hba.find("md5") == std::string::npos);
-  CHECK(hba.find("local   all             \"postgres\"                              peer map=pgha") !=
-        std::string::npos);
+  CHECK(
+      hba.find("local   all             \"postgres\"                              peer map=pgha") !=
+      std::string::npos);
   // Every line but the superuser's peer line asks for scram.
   std::size_t lines = 0;
   std::size_t scram = 0;
@@ -382,7 +383,8 @@ TEST_CASE("pg_hba.conf without local trust: peer for the superuser, scram for ev
   }
   CHECK(lines == 8);
   CHECK(scram == 7);
-  CHECK(hba.find("host    replication     \"replicate\"     192.0.2.0/24            scram-sha-256\n") !=
+  CHECK(hba.find(
+            "host    replication     \"replicate\"     192.0.2.0/24            scram-sha-256\n") !=
         std::string::npos);
   try {
     pgha::pg::RenderPgHba(o, "bad\"name");
@@ -401,8 +403,9 @@ TEST_CASE("pg_ident.conf maps each account once to the superuser") {
 
 TEST_CASE("a passfile escapes ':' and '\\' and never shows a refused password") {
   using pgha::pg::PassfileEntry;
-  CHECK(pgha::pg::RenderPassfile({{"replicate", "a:b\\c"}, {"postgres", ""}, {"pgha_rewind", "x"}}) ==
-        "*:*:*:replicate:a\\:b\\\\c\n*:*:*:pgha_rewind:x\n");
+  CHECK(
+      pgha::pg::RenderPassfile({{"replicate", "a:b\\c"}, {"postgres", ""}, {"pgha_rewind", "x"}}) ==
+      "*:*:*:replicate:a\\:b\\\\c\n*:*:*:pgha_rewind:x\n");
   CHECK(pgha::pg::RenderPassfile({}).empty());
   try {
     pgha::pg::RenderPassfile({{"replicate", "line\nbreak-secret"}});
@@ -465,7 +468,8 @@ TEST_CASE("The parameters' include goes before pgha.conf's, once") {
 }
 
 TEST_CASE("pgha.parameters.conf quotes every value and checks every name") {
-  std::string text = pgha::pg::RenderParametersConf({{"work_mem", "8MB"}, {"search_path", "a, 'b'"}});
+  std::string text =
+      pgha::pg::RenderParametersConf({{"work_mem", "8MB"}, {"search_path", "a, 'b'"}});
   CHECK(text.find("work_mem = '8MB'\n") != std::string::npos);
   CHECK(text.find("search_path = 'a, ''b'''\n") != std::string::npos);
   for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
