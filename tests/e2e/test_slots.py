@@ -118,8 +118,12 @@ def wait_until(predicate, timeout, what):
 
 
 def copy_on(cluster, standby):
-    """The standby's copy of SLOT in GET slots (asked on the standby's agent), or None."""
-    view = cluster.ok(standby, "GET", "slots")
+    """The standby's copy of SLOT in GET slots (asked on the standby's agent), or None; also
+    None while the standby restarts to load new copies (503: retry, docs/errors.md)."""
+    status, view = cluster.call(standby, "GET", "slots")
+    if status == 503:
+        return None
+    assert status == 200, (standby, status, view)
     for s in view["slots"]:
         if s["slot"] == SLOT:
             return next((c for c in s["copies"] if c["node"] == standby), None)
