@@ -111,7 +111,7 @@ def run_loss(c, report, what: str, take_down, expect_takeover: bool = True) -> N
     if expect_takeover:
         # Asynchronous: at most the tail of what the old master acknowledged (before it was
         # fenced: nothing later, checked above) never reached the standby.
-        async_tail_rule([r for r, n, _ in writer.acked_at if n == master])(lost)
+        async_tail_rule([(r, t) for r, n, t in writer.acked_at if n == master])(lost)
     else:
         assert lost == [], f"a restart in place lost rows: {lost[:10]}"
     report(f"ha: {what}: {len(writer.acked)} rows acknowledged, {len(lost)} lost")
@@ -284,6 +284,6 @@ def test_losing_every_etcd_member_stops_writes_and_their_return_restores_a_maste
         figures = monitor.finish()
     assert figures["two_primaries_samples"] == 0, figures
     assert last_ack - gone_at < fenced_after + 0.5
-    async_tail_rule([r for r, n, _ in writer.acked_at if n == master])(writer.lost_on(new_master))
+    async_tail_rule([(r, t) for r, n, t in writer.acked_at if n == master])(writer.lost_on(new_master))
     report(f"ha: every etcd member killed: {master} fenced itself {fenced_after:.2f} s later; "
            f"{new_master} leads after their return")
