@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pgha/export.hpp"
+#include "pgha/instance.hpp"
 #include "pgha/store_cluster.hpp"
 #include "pgha/timeline.hpp"
 
@@ -33,6 +34,9 @@ struct CandidateRules {
   /// Only these members may take over when not empty (synchronous mode: the synchronous
   /// standbys, which have every acknowledged commit).
   std::vector<std::string> only;
+  /// `only` applies even when empty: nobody may take over (synchronous mode with no
+  /// synchronous standby on record: none is known to have every acknowledged commit).
+  bool only_listed = false;
 };
 
 /// One member's verdict.
@@ -56,6 +60,46 @@ struct CandidateChoice {
 /// records picks the same one. The old leader itself is never chosen.
 PGHA_API CandidateChoice ChooseCandidate(const std::vector<MemberStatus>& members,
                                          const LeaderFacts& leader, const CandidateRules& rules);
+
+/// What the leader knows when it keeps synchronous replication (synchronous mode), each round.
+struct SyncInputs {
+  std::string leader;  ///< this node, the leader
+  bool strict = false;  ///< never acknowledge a commit without a synchronous standby
+  /// The store's record, when there is one (SyncRecord); another leader's names none of ours.
+  std::optional<SyncRecord> record;
+  /// The standbys synchronous_standby_names names now (what the last plan set, applied).
+  std::vector<std::string> named;
+  /// pg_stat_replication of the leader's server, and its flush position now.
+  std::vector<StreamingStandby> standbys;
+  Lsn flush;
+  /// The members (a standby must be one, not `nofailover`, to be made synchronous).
+  std::vector<MemberStatus> members;
+  /// Every other node of the configuration: whom a strict leader with no synchronous standby
+  /// waits for (any one of them), so that nothing is acknowledged until one confirms.
+  std::vector<std::string> peers;
+  /// Carried from the last plan: the flush position when the candidate first showed as
+  /// synchronous; it is recorded once it has flushed that far.
+  std::optional<Lsn> catchup_from;
+};
+
+/// What the leader does: write the record first (when set), then set synchronous_standby_names
+/// to `names` (ANY 1 of them; empty: asynchronous). The order is the safety: a standby enters
+/// the record only once every commit acknowledged so far is on it and every later one waits
+/// for it, and it leaves the record before the leader stops waiting for it, so a standby on
+/// record always has every acknowledged commit.
+struct SyncPlan {
+  std::optional<std::vector<std::string>> record;  ///< the record's new standbys, if it changes
+  std::vector<std::string> names;
+  std::optional<Lsn> catchup_from;  ///< carry to the next round's SyncInputs
+  /// "synchronous" (a standby on record), "asynchronous" (none: commits are acknowledged
+  /// without one) or "blocked" (strict and none: commits wait).
+  std::string state;
+  std::string why;  ///< for the log and GET cluster
+};
+
+/// One round of synchronous mode on the leader (no I/O; the rules above). Of several
+/// streaming candidates the one that flushed the most is taken (then the lower name).
+PGHA_API SyncPlan PlanSynchronous(const SyncInputs& in);
 
 /// When a leader must stop acknowledging commits if its lease is not renewed. etcd counts a
 /// lease's TTL from when it received the renewal, which is after the leader sent it: the

@@ -3,6 +3,7 @@
 #ifndef PGHA_STORE_CLUSTER_HPP
 #define PGHA_STORE_CLUSTER_HPP
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,24 @@ struct MemberStatus {
   std::string agent_url;
   bool nofailover = false;  ///< never a failover candidate
   int priority = 0;         ///< breaks ties between equally advanced candidates; higher wins
+};
+
+/// The synchronous standbys on record (JSON under sync): written by the leader only, each
+/// change a compare-and-swap on the revision it read, so a stale leader's write fails. In
+/// synchronous mode only a standby named here may take over from `leader`.
+struct SyncRecord {
+  std::string leader;                 ///< the leader that wrote it
+  std::vector<std::string> standbys;  ///< its synchronous standbys (empty: none)
+  std::string state;                  ///< the leader's PlanSynchronous state, for GET cluster
+  std::int64_t mod_revision = 0;      ///< as read (0: no record)
+};
+
+/// The cluster's dynamic settings (JSON under config), changed through the agents' routes.
+struct ClusterSettings {
+  bool pause = false;
+  /// Synchronous mode from the store; nullopt: each agent's own synchronous_mode.
+  std::optional<bool> synchronous_mode;
+  bool synchronous_mode_strict = false;
 };
 
 /// A cluster's keys: <prefix>/<cluster>/leader (the leader's name, bound to the leader's
@@ -62,6 +81,19 @@ class PGHA_API StoreCluster {
                                            StoreLease lease);
   /// Releases the operation lock when `holder` holds it.
   void UnlockOperation(const std::string& holder);
+
+  /// The synchronous standbys on record, or nullopt when there is no (valid) record.
+  std::optional<SyncRecord> Sync();
+  /// Writes `record` when the key's revision is still `record.mod_revision` (0: absent);
+  /// false when it changed.
+  bool WriteSync(const SyncRecord& record);
+
+  /// The dynamic settings (defaults when the key is absent or not an object).
+  ClusterSettings Settings();
+  /// Merges the fields of `changes` (a JSON object: pause, synchronous_mode,
+  /// synchronous_mode_strict) into the settings by compare-and-swap, retried while other
+  /// writers race; returns the result. Error(kBadInput) for an unknown field or a wrong type.
+  ClusterSettings ChangeSettings(const std::string& changes);
 
   ClusterStore& store() { return store_; }
 

@@ -222,15 +222,13 @@ MemberStatus HaLoop::Publish() {
 
 void HaLoop::Round() {
   MemberStatus me = Publish();
-  StoreRange config = store_->Get(cluster_.Key("config"));
-  bool paused = false;
-  if (!config.kvs.empty()) {
-    json j = json::parse(config.kvs[0].value, nullptr, false);
-    paused = j.is_object() && j.value("pause", false);
-  }
+  settings_ = cluster_.Settings();
+  synchronous_ = settings_.synchronous_mode.value_or(a_.config()->synchronous_mode);
+  const bool paused = settings_.pause;
   paused_ = paused;
   std::optional<StoreKeyValue> leader = cluster_.Leader();
   std::vector<MemberStatus> members = cluster_.Members();
+  std::optional<SyncRecord> sync = synchronous_ ? cluster_.Sync() : std::nullopt;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const MemberStatus& m : members) {
@@ -239,6 +237,9 @@ void HaLoop::Round() {
     view_.leader = leader ? std::optional<std::string>(leader->value) : std::nullopt;
     view_.members = std::move(members);
     view_.at = Clock::now();
+    view_.synchronous_mode = synchronous_;
+    view_.synchronous_standbys.clear();
+    if (sync && leader && sync->leader == leader->value) view_.synchronous_standbys = sync->standbys;
   }
   if (leader && leader->value == name_ && !Leads()) {
     // The key of an earlier run of this agent: taken back while its lease lives (the guard
@@ -254,15 +255,76 @@ void HaLoop::Round() {
     }
   }
   const NodeState state = *ParseNodeState(me.state);
+  if (!(IsPrimary(state) && Leads())) DefaultSynchronous();
   if (paused) {
     if (IsPrimary(state)) {
       if (!leader) TakeLeaderKey();
+      // Synchronous replication is no role change: kept while paused too.
+      if (Leads()) KeepSynchronous();
     } else if (Leads()) {
       DropLeadership(/*release_key=*/true);  // a manual operation moved the master elsewhere
     }
     return;
   }
   Act(me, leader);
+}
+
+void HaLoop::DefaultSynchronous() {
+  std::vector<std::string> names;
+  if (synchronous_) {
+    for (const NodeAddress& peer : a_.config()->Peers()) names.push_back(peer.name);
+  }
+  catchup_from_.reset();
+  ApplySynchronous(names);
+}
+
+void HaLoop::ApplySynchronous(const std::vector<std::string>& names) {
+  if (named_ == names) return;
+  SynchronousStandbys s;
+  s.names = names;
+  a_.local->SetSynchronousOverride(s);  // throws: tried again next round
+  named_ = names;
+}
+
+void HaLoop::KeepSynchronous() {
+  std::optional<SyncRecord> record = cluster_.Sync();
+  if (!synchronous_) {
+    // Off: no standby is promised anything; a record left naming one would be believed,
+    // wrongly, if synchronous mode came back on.
+    if (record && !record->standbys.empty()) {
+      cluster_.WriteSync(SyncRecord{name_, {}, "asynchronous", record->mod_revision});
+    }
+    ApplySynchronous({});
+    return;
+  }
+  InstanceObservation ob = a_.local->instance().Observe();
+  if (!IsPrimary(ob.state)) return;
+  SyncInputs in;
+  in.leader = name_;
+  in.strict = settings_.synchronous_mode_strict;
+  in.record = record;
+  in.named = named_.value_or(std::vector<std::string>{});
+  in.standbys = ob.standbys;
+  in.flush = ob.flush_lsn;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in.members = view_.members;
+  }
+  for (const NodeAddress& peer : a_.config()->Peers()) in.peers.push_back(peer.name);
+  in.catchup_from = catchup_from_;
+  SyncPlan plan = PlanSynchronous(in);
+  // PlanSynchronous rewrites any record that is not this leader's: `record` is ours here.
+  if (plan.record || record->state != plan.state) {
+    SyncRecord next{name_, plan.record ? *plan.record : record->standbys, plan.state,
+                    record ? record->mod_revision : 0};
+    if (!cluster_.WriteSync(next)) {
+      Log("the synchronous standbys' record changed meanwhile: read again next round");
+      return;  // the names wait: they may only follow the record
+    }
+  }
+  ApplySynchronous(plan.names);
+  catchup_from_ = plan.catchup_from;
+  Log("synchronous mode: " + plan.state + ": " + plan.why);
 }
 
 bool HaLoop::TakeLeaderKey() {
@@ -316,7 +378,10 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
   const bool other_leader = leader && leader->value != name_;
   if (IsPrimary(state)) {
     crashed_since_.reset();
-    if (Leads()) return;
+    if (Leads()) {
+      KeepSynchronous();
+      return;
+    }
     if (!leader) {
       TakeLeaderKey();
       return;
@@ -337,6 +402,8 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
       try {
         a_.local->Promote();
         std::cerr << "pgha-agent: ha: " << name_ << " promoted: the new master\n";
+        // Its first commits wait for every peer (DefaultSynchronous) until this says whom.
+        KeepSynchronous();
       } catch (const Error& e) {
         Log(std::string("promotion failed, giving the key up: ") + e.what());
         DropLeadership(/*release_key=*/true);
@@ -367,7 +434,18 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
       }
       return;
     }
-    if (other_leader) Rejoin("the leader is " + leader->value);
+    if (other_leader) {
+      Rejoin("the leader is " + leader->value);
+    } else if (!leader && synchronous_) {
+      // Synchronous mode: the last leader on record has every commit it acknowledged, and
+      // no standby off the record may take over; when its server is down too, it comes back
+      // itself: the key first, then the restart in place above, next round.
+      std::optional<SyncRecord> record = cluster_.Sync();
+      if (record && record->leader == name_ && TakeLeaderKey()) {
+        std::cerr << "pgha-agent: ha: " << name_
+                  << " is the last leader on record: restarting it as the master\n";
+      }
+    }
   }
 }
 
@@ -386,7 +464,14 @@ void HaLoop::Elect() {
     // No leader seen by this run: candidates must share the timeline of the most advanced.
     for (const MemberStatus& m : members) facts.timeline = std::max(facts.timeline, m.timeline);
   }
-  CandidateChoice choice = ChooseCandidate(members, facts, CandidateRules{});
+  CandidateRules rules;
+  if (synchronous_) {
+    // Only a standby on the last leader's record has every commit it acknowledged.
+    rules.only_listed = true;
+    std::optional<SyncRecord> record = cluster_.Sync();
+    if (record && (facts.name.empty() || record->leader == facts.name)) rules.only = record->standbys;
+  }
+  CandidateChoice choice = ChooseCandidate(members, facts, rules);
   if (!choice.winner) {
     std::string why;
     for (const CandidateVerdict& v : choice.verdicts) why += " " + v.name + ": " + v.reason + ";";
@@ -438,10 +523,36 @@ json HaLoop::ClusterJson() {
   if (leader && leader->lease != 0) {
     if (auto left = store_->TimeToLive(leader->lease)) lease_ms = left->count();
   }
+  ClusterSettings settings = cluster_.Settings();
+  const bool synchronous = settings.synchronous_mode.value_or(a_.config()->synchronous_mode);
+  json sync_standbys = json::array();
+  std::string replication = "asynchronous";
+  if (synchronous) {
+    std::optional<SyncRecord> record = cluster_.Sync();
+    std::string state;
+    if (record && leader && record->leader == leader->value) {
+      sync_standbys = record->standbys;
+      state = record->state;
+    }
+    if (state == "synchronous") {
+      replication = "synchronous";
+    } else if (state == "blocked") {
+      replication = "blocked: no synchronous standby confirms (strict: commits wait)";
+    } else if (state == "asynchronous") {
+      replication = "asynchronous: no synchronous standby (commits are acknowledged without "
+                    "one; no automatic failover until one is on record)";
+    } else {
+      replication = "unknown: the leader has not recorded its synchronous standbys yet";
+    }
+  }
   return {{"cluster", a_.config()->cluster_name},
           {"leader", leader ? json(leader->value) : json(nullptr)},
           {"leader_lease_ms", lease_ms},
-          {"paused", paused_.load()},
+          {"paused", settings.pause},
+          {"synchronous_mode", synchronous},
+          {"synchronous_mode_strict", settings.synchronous_mode_strict},
+          {"synchronous_standbys", sync_standbys},
+          {"replication", replication},
           {"members", list}};
 }
 
@@ -451,8 +562,12 @@ HaLoop::View HaLoop::LastView() const {
 }
 
 void HaLoop::SetPaused(bool paused) {
-  store_->Put(cluster_.Key("config"), json({{"pause", paused}}).dump());
-  paused_ = paused;
+  ChangeSettings(json({{"pause", paused}}).dump());
+}
+
+void HaLoop::ChangeSettings(const std::string& changes) {
+  ClusterSettings s = cluster_.ChangeSettings(changes);
+  paused_ = s.pause;
   std::lock_guard<std::mutex> lock(mutex_);
   wake_ = true;
   wake_cv_.notify_all();

@@ -57,11 +57,17 @@ class HaLoop {
   nlohmann::json ClusterJson();
   /// POST cluster/pause and cluster/resume.
   void SetPaused(bool paused);
+  /// POST cluster/config: merges `changes` (JSON object: pause, synchronous_mode,
+  /// synchronous_mode_strict) into the store's settings. Error(kBadInput) for a bad field.
+  void ChangeSettings(const std::string& changes);
   /// What the last round saw: the leader key's holder and every member's record, and when.
   struct View {
     std::optional<std::string> leader;
     std::vector<MemberStatus> members;
     std::optional<std::chrono::steady_clock::time_point> at;  ///< none before the first round
+    bool synchronous_mode = false;
+    /// The synchronous standbys on record for the leader (synchronous mode).
+    std::vector<std::string> synchronous_standbys;
   };
   View LastView() const;
   /// True while this agent holds the leader key (its lease renewed in time).
@@ -85,6 +91,14 @@ class HaLoop {
   void Act(const MemberStatus& me, const std::optional<StoreKeyValue>& leader);
   void Elect();
   void Rejoin(const std::string& why);
+  /// The leader's part of synchronous mode, each round (PlanSynchronous): the record in the
+  /// store, then synchronous_standby_names.
+  void KeepSynchronous();
+  /// Whom synchronous_standby_names names on this node when it does not lead: in synchronous
+  /// mode every peer (ANY 1), so a promotion or a start as primary acknowledges nothing
+  /// before the leader's first KeepSynchronous; nobody otherwise.
+  void DefaultSynchronous();
+  void ApplySynchronous(const std::vector<std::string>& names);
   void Log(const std::string& line);
 
   Agent::Impl& a_;
@@ -105,6 +119,10 @@ class HaLoop {
   std::optional<Clock::time_point> crashed_since_;
   std::map<std::thread::id, std::string> last_log_;
   View view_;
+  ClusterSettings settings_;      ///< as the last round read them (loop thread only)
+  bool synchronous_ = false;      ///< synchronous mode in effect (loop thread only)
+  std::optional<std::vector<std::string>> named_;  ///< last names applied (loop thread only)
+  std::optional<Lsn> catchup_from_;                ///< PlanSynchronous's (loop thread only)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};

@@ -311,6 +311,10 @@ void LocalNode::Init(const std::string& database) {
 }
 
 SynchronousStandbys LocalNode::SyncStandbys() const {
+  {
+    std::lock_guard<std::mutex> lock(sync_override_mutex_);
+    if (sync_override_) return *sync_override_;
+  }
   auto c = config();
   SynchronousStandbys s;
   if (c->synchronous_mode) {
@@ -344,6 +348,23 @@ void LocalNode::ApplySynchronousMode() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!fs::Exists(instance_.options().data_dir + "/postgresql.conf")) return;
   instance_.SetSynchronousStandbys(SyncStandbys());
+}
+
+void LocalNode::SetSynchronousOverride(std::optional<SynchronousStandbys> standbys) {
+  {
+    std::lock_guard<std::mutex> lock(sync_override_mutex_);
+    auto same = [](const std::optional<SynchronousStandbys>& a,
+                   const std::optional<SynchronousStandbys>& b) {
+      return a.has_value() == b.has_value() &&
+             (!a || (a->names == b->names && a->count == b->count));
+    };
+    if (sync_override_applied_ && same(sync_override_, standbys)) return;
+    sync_override_ = std::move(standbys);
+    sync_override_applied_ = false;
+  }
+  ApplySynchronousMode();  // throws: applied again next time
+  std::lock_guard<std::mutex> lock(sync_override_mutex_);
+  sync_override_applied_ = true;
 }
 
 void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {

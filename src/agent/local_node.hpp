@@ -109,6 +109,11 @@ class LocalNode : public NodeControl {
   /// Applies synchronous_mode and the node list to the local data directory now (POST
   /// nodes/env): pgha.conf rewritten, a running server reloaded. Nothing before pg/init.
   void ApplySynchronousMode();
+  /// Automatic failover's synchronous_standby_names (the HA loop's, from the store's
+  /// settings), which SyncStandbys gives instead of the configuration's from now on, also at
+  /// every start and promotion; nullopt gives the configuration back its say. Applied now, as
+  /// ApplySynchronousMode does, when it changes.
+  void SetSynchronousOverride(std::optional<SynchronousStandbys> standbys);
   /// Writes the configuration's passwords as the libpq passfile (AgentConfig::PassfilePath,
   /// mode 0600, owned by os_user), or removes it when no role has one. At start and after
   /// POST nodes/env (the role names may change).
@@ -142,6 +147,9 @@ class LocalNode : public NodeControl {
   std::mutex own_holders_mutex_;
   std::set<std::string> own_holders_;  // this agent's operations holding the lease (HolderRuns)
   std::mutex mutex_;
+  mutable std::mutex sync_override_mutex_;  // guards sync_override_
+  std::optional<SynchronousStandbys> sync_override_;
+  bool sync_override_applied_ = false;  // the last ApplySynchronousMode of it succeeded
   std::mutex catalog_mutex_;  // guards catalog_ (the pointer; WalCatalog is thread-safe)
   std::shared_ptr<WalCatalog> catalog_;
   EnsureStandbySlot ensure_standby_slot_;

@@ -89,13 +89,19 @@ void AddAdminRoutes(Agent::Impl& a, Router& r) {
         Tracked(a,
                 [&a](const HttpRequest& req) {
                   const std::string& action = req.Param("action");
-                  if (action != "pause" && action != "resume")
-                    throw Error(ErrorCode::kNotFound, "cluster/" + action + ": pause or resume");
+                  if (action != "pause" && action != "resume" && action != "config") {
+                    throw Error(ErrorCode::kNotFound,
+                                "cluster/" + action + ": pause, resume or config");
+                  }
                   if (!a.ha) {
                     throw Error(ErrorCode::kNotFound,
                                 "cluster/" + action + ": no store is configured (etcd_endpoints)");
                   }
-                  a.ha->SetPaused(action == "pause");
+                  if (action == "config") {
+                    a.ha->ChangeSettings(req.body);
+                  } else {
+                    a.ha->SetPaused(action == "pause");
+                  }
                   return Json(a.ha->ClusterJson());
                 }),
         kBlocking);

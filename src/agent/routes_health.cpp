@@ -1,5 +1,6 @@
 // The load balancers' routes, as Patroni's REST API has them (/primary, /replica, ...): no
 // token, 200 or 503 with the node's JSON; HEAD and OPTIONS answer the status only.
+#include <algorithm>
 #include <cctype>
 #include <optional>
 
@@ -105,9 +106,18 @@ json Body(Agent::Impl& a, const View& v) {
 }
 
 bool Synchronous(Agent::Impl& a, const View& v) {
-  // Every standby is named in synchronous_standby_names (ANY 1 of them) in synchronous mode;
-  // one that streams can confirm commits.
-  return a.config()->synchronous_mode && v.state == NodeState::kSlave;
+  if (v.state != NodeState::kSlave) return false;
+  if (a.ha) {
+    // Automatic failover: the standbys on the leader's record (the only ones that may take
+    // over in synchronous mode).
+    HaLoop::View seen = a.ha->LastView();
+    const auto& on = seen.synchronous_standbys;
+    return seen.synchronous_mode &&
+           std::find(on.begin(), on.end(), a.config()->local_node) != on.end();
+  }
+  // Manual mode: every standby is named in synchronous_standby_names (ANY 1 of them); one
+  // that streams can confirm commits.
+  return a.config()->synchronous_mode;
 }
 
 // Whether this node passes `check` for `req`'s parameters.

@@ -38,11 +38,18 @@ std::string Host(const json& m, const std::map<std::string, std::string>& pg_hos
   return Authority(Text(m, "agent_url"));
 }
 
-std::string Role(const json& m, const std::string& leader) {
+bool OnSyncRecord(const json& view, const std::string& name) {
+  auto list = view.find("synchronous_standbys");
+  if (list == view.end() || !list->is_array()) return false;
+  return std::any_of(list->begin(), list->end(),
+                     [&name](const json& n) { return n.is_string() && n == name; });
+}
+
+std::string Role(const json& view, const json& m, const std::string& leader) {
   if (!leader.empty() && Text(m, "name") == leader) return "Leader";
   std::string role = Text(m, "role");
   if (role == "master") return "Master";
-  if (role == "replica") return "Replica";
+  if (role == "replica") return OnSyncRecord(view, Text(m, "name")) ? "Sync Standby" : "Replica";
   return role;
 }
 
@@ -76,6 +83,11 @@ std::string Header(const json& view, const std::string& cluster_name, const std:
     }
   }
   if (Flag(view, "paused")) line += ", paused: no automatic failover";
+  if (Flag(view, "synchronous_mode")) {
+    std::string replication = Text(view, "replication");
+    line += std::string(Flag(view, "synchronous_mode_strict") ? ", strict" : "") +
+            " synchronous mode: " + (replication.empty() ? std::string("unknown") : replication);
+  }
   return line + "\n";
 }
 
@@ -120,7 +132,7 @@ std::string RenderClusterTable(const json& view, const std::string& cluster_name
     const std::string name = Text(m, "name");
     Row row = {name,
                Host(m, pg_hosts),
-               Role(m, leader),
+               Role(view, m, leader),
                Text(m, "state"),
                Text(m, "timeline"),
                LagMb(m, !leader.empty() && name == leader)};

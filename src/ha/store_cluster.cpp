@@ -13,6 +13,19 @@ using json = nlohmann::json;
 constexpr std::string_view kLeader = "leader";
 constexpr std::string_view kMembers = "members/";
 constexpr std::string_view kOperation = "operation";
+constexpr std::string_view kSync = "sync";
+constexpr std::string_view kConfig = "config";
+
+ClusterSettings SettingsFrom(const json& j) {
+  ClusterSettings s;
+  if (!j.is_object()) return s;
+  if (auto it = j.find("pause"); it != j.end() && it->is_boolean()) s.pause = it->get<bool>();
+  if (auto it = j.find("synchronous_mode"); it != j.end() && it->is_boolean())
+    s.synchronous_mode = it->get<bool>();
+  if (auto it = j.find("synchronous_mode_strict"); it != j.end() && it->is_boolean())
+    s.synchronous_mode_strict = it->get<bool>();
+  return s;
+}
 
 }  // namespace
 
@@ -144,6 +157,65 @@ void StoreCluster::UnlockOperation(const std::string& holder) {
   if (j.is_object() && j.value("holder", "") == holder) {
     store_.CompareAndDelete(Key(kOperation), r.kvs.front().mod_revision);
   }
+}
+
+std::optional<SyncRecord> StoreCluster::Sync() {
+  StoreRange r = store_.Get(Key(kSync));
+  if (r.kvs.empty()) return std::nullopt;
+  json j = json::parse(r.kvs.front().value, nullptr, false);
+  SyncRecord rec;
+  rec.mod_revision = r.kvs.front().mod_revision;
+  if (!j.is_object() || !j.contains("leader") || !j["leader"].is_string() ||
+      !j.contains("standbys") || !j["standbys"].is_array()) {
+    // Unreadable: no standby is known to be synchronous; the leader writes it anew.
+    return rec;
+  }
+  rec.leader = j["leader"].get<std::string>();
+  for (const json& n : j["standbys"]) {
+    if (n.is_string()) rec.standbys.push_back(n.get<std::string>());
+  }
+  if (j.contains("state") && j["state"].is_string()) rec.state = j["state"].get<std::string>();
+  return rec;
+}
+
+bool StoreCluster::WriteSync(const SyncRecord& record) {
+  return store_.CompareAndPut(
+      Key(kSync), record.mod_revision,
+      json{{"leader", record.leader}, {"standbys", record.standbys}, {"state", record.state}}
+          .dump(),
+      0);
+}
+
+ClusterSettings StoreCluster::Settings() {
+  StoreRange r = store_.Get(Key(kConfig));
+  if (r.kvs.empty()) return {};
+  return SettingsFrom(json::parse(r.kvs.front().value, nullptr, false));
+}
+
+ClusterSettings StoreCluster::ChangeSettings(const std::string& changes) {
+  json c = json::parse(changes, nullptr, false);
+  if (!c.is_object()) throw Error(ErrorCode::kBadInput, "cluster settings: a JSON object");
+  for (const auto& [name, value] : c.items()) {
+    if (name != "pause" && name != "synchronous_mode" && name != "synchronous_mode_strict") {
+      throw Error(ErrorCode::kBadInput,
+                  "cluster settings: unknown field '" + name +
+                      "' (pause, synchronous_mode, synchronous_mode_strict)");
+    }
+    if (!value.is_boolean())
+      throw Error(ErrorCode::kBadInput, "cluster settings: " + name + " must be true or false");
+  }
+  for (int round = 0; round < 8; ++round) {
+    StoreRange r = store_.Get(Key(kConfig));
+    json now = r.kvs.empty() ? json::object()
+                             : json::parse(r.kvs.front().value, nullptr, false);
+    if (!now.is_object()) now = json::object();
+    now.update(c);
+    if (store_.CompareAndPut(Key(kConfig), r.kvs.empty() ? 0 : r.kvs.front().mod_revision,
+                             now.dump(), 0)) {
+      return SettingsFrom(now);
+    }
+  }
+  throw Error(ErrorCode::kConflict, "the settings " + Key(kConfig) + " kept changing: retry");
 }
 
 }  // namespace pgha

@@ -105,3 +105,120 @@ TEST_CASE("LeaderDeadline: fenced before the store can have expired the lease") 
   CHECK_THROWS_AS(LeaderDeadline(seconds(2), milliseconds(2000)), Error);
   CHECK_THROWS_AS(LeaderDeadline(seconds(0), milliseconds(0)), Error);
 }
+
+namespace {
+
+StreamingStandby Row(const std::string& name, const char* flush, const char* sync = "async",
+                     const char* state = "streaming") {
+  StreamingStandby s;
+  s.application_name = name;
+  s.state = state;
+  s.flush_lsn = Lsn::Parse(flush);
+  s.sync_state = sync;
+  return s;
+}
+
+SyncInputs Inputs(std::vector<StreamingStandby> rows, const char* flush = "0/5000000") {
+  SyncInputs in;
+  in.leader = "a";
+  in.standbys = std::move(rows);
+  in.flush = Lsn::Parse(flush);
+  in.members = {Standby("a", "0/5000000"), Standby("b", "0/5000000"), Standby("c", "0/5000000")};
+  in.peers = {"b", "c"};
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("PlanSynchronous: a standby enters the record only once it has every commit") {
+  // Round 1: no record, b streams: b is named; not on record yet, nothing is promised.
+  SyncInputs in = Inputs({Row("b", "0/4000000")});
+  SyncPlan p = PlanSynchronous(in);
+  REQUIRE(p.record.has_value());  // this leader's own record, with no standby
+  CHECK(p.record->empty());
+  CHECK(p.names == std::vector<std::string>{"b"});
+  CHECK(p.state == "asynchronous");
+  // Round 2: named and confirming: the flush position now is what it must reach.
+  in.record = SyncRecord{"a", {}, "asynchronous", 7};
+  in.named = {"b"};
+  in.standbys = {Row("b", "0/4000000", "sync")};
+  p = PlanSynchronous(in);
+  CHECK_FALSE(p.record.has_value());
+  CHECK(p.catchup_from == std::optional<Lsn>(Lsn::Parse("0/5000000")));
+  CHECK(p.state == "asynchronous");
+  // Round 3: not there yet.
+  in.catchup_from = p.catchup_from;
+  in.flush = Lsn::Parse("0/6000000");
+  p = PlanSynchronous(in);
+  CHECK_FALSE(p.record.has_value());
+  CHECK(p.catchup_from == std::optional<Lsn>(Lsn::Parse("0/5000000")));
+  // Round 4: caught up: on record.
+  in.standbys = {Row("b", "0/5000000", "sync")};
+  p = PlanSynchronous(in);
+  CHECK(p.record == std::optional<std::vector<std::string>>(std::vector<std::string>{"b"}));
+  CHECK(p.names == std::vector<std::string>{"b"});
+  CHECK(p.state == "synchronous");
+  // A standby that stopped confirming in between starts over.
+  in.standbys = {Row("b", "0/5000000", "async", "catchup")};
+  p = PlanSynchronous(in);
+  CHECK_FALSE(p.catchup_from.has_value());
+  CHECK(p.names.empty());
+}
+
+TEST_CASE("PlanSynchronous: a lost synchronous standby leaves the record before it is let go") {
+  SyncInputs in = Inputs({});
+  in.record = SyncRecord{"a", {"b"}, "synchronous", 9};
+  in.named = {"b"};
+  in.standbys = {Row("b", "0/5000000", "sync")};
+  SyncPlan p = PlanSynchronous(in);
+  CHECK_FALSE(p.record.has_value());
+  CHECK(p.state == "synchronous");
+  in.standbys = {};
+  p = PlanSynchronous(in);
+  REQUIRE(p.record.has_value());
+  CHECK(p.record->empty());  // written first ...
+  CHECK(p.names.empty());    // ... then asynchronous
+  CHECK(p.state == "asynchronous");
+  // Strict: it stays on record and commits wait for it ...
+  in.strict = true;
+  p = PlanSynchronous(in);
+  CHECK_FALSE(p.record.has_value());
+  CHECK(p.names == std::vector<std::string>{"b"});
+  CHECK(p.state == "blocked");
+  // ... until another standby flushed everything there is (nothing was acknowledged since).
+  in.standbys = {Row("c", "0/4FFFFFF")};
+  CHECK(PlanSynchronous(in).state == "blocked");
+  in.standbys = {Row("c", "0/5000000")};
+  p = PlanSynchronous(in);
+  CHECK(p.record == std::optional<std::vector<std::string>>(std::vector<std::string>{"c"}));
+  CHECK(p.names == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("PlanSynchronous: a new leader rewrites the old leader's record; strict waits for anyone") {
+  SyncInputs in = Inputs({});
+  in.record = SyncRecord{"old", {"a"}, "synchronous", 3};
+  SyncPlan p = PlanSynchronous(in);
+  REQUIRE(p.record.has_value());
+  CHECK(p.record->empty());
+  CHECK(p.names.empty());
+  in.strict = true;
+  p = PlanSynchronous(in);
+  CHECK(p.names == std::vector<std::string>{"b", "c"});
+  CHECK(p.state == "blocked");
+  // nofailover members are never made synchronous; of the rest the most advanced.
+  in.strict = false;
+  in.members[1].nofailover = true;
+  in.standbys = {Row("b", "0/5000000"), Row("c", "0/4000000")};
+  CHECK(PlanSynchronous(in).names == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("ChooseCandidate: only_listed with nobody listed chooses nobody") {
+  std::vector<MemberStatus> m = {Standby("b", "0/3000000")};
+  CandidateRules rules;
+  rules.only_listed = true;
+  CandidateChoice c = ChooseCandidate(m, Leader(), rules);
+  CHECK_FALSE(c.winner.has_value());
+  CHECK(VerdictOf(c, "b").reason == "not a synchronous standby");
+  rules.only = {"b"};
+  CHECK(ChooseCandidate(m, Leader(), rules).winner == std::optional<std::string>("b"));
+}

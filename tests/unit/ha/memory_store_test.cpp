@@ -115,3 +115,45 @@ TEST_CASE("MemberStatus: JSON round trip and strict reading") {
     CHECK_THROWS_AS(MemberStatusFromJson(bad), Error);
   }
 }
+
+TEST_CASE("StoreCluster: the sync record is written by compare-and-swap only") {
+  MemoryStore store;
+  StoreCluster c(store, "/pgha", "c");
+  CHECK_FALSE(c.Sync().has_value());
+  SyncRecord rec{"n1", {"n2"}, "synchronous", 0};
+  CHECK(c.WriteSync(rec));
+  CHECK_FALSE(c.WriteSync(rec));  // read at revision 0: the key exists now
+  std::optional<SyncRecord> got = c.Sync();
+  REQUIRE(got.has_value());
+  CHECK(got->leader == "n1");
+  CHECK(got->standbys == std::vector<std::string>{"n2"});
+  CHECK(got->state == "synchronous");
+  SyncRecord stale = *got;
+  got->standbys.clear();
+  CHECK(c.WriteSync(*got));
+  CHECK_FALSE(c.WriteSync(stale));  // a stale leader's write fails
+  CHECK(c.Sync()->standbys.empty());
+  // A record this version cannot read names no standby.
+  store.Put(c.Key("sync"), "not json");
+  REQUIRE(c.Sync().has_value());
+  CHECK(c.Sync()->standbys.empty());
+  CHECK(c.Sync()->leader.empty());
+}
+
+TEST_CASE("StoreCluster: settings are merged, checked and keep the fields not named") {
+  MemoryStore store;
+  StoreCluster c(store, "/pgha", "c");
+  CHECK_FALSE(c.Settings().pause);
+  CHECK_FALSE(c.Settings().synchronous_mode.has_value());
+  c.ChangeSettings(R"({"synchronous_mode": true})");
+  ClusterSettings s = c.ChangeSettings(R"({"pause": true})");
+  CHECK(s.pause);
+  CHECK(s.synchronous_mode == std::optional<bool>(true));
+  CHECK(c.Settings().synchronous_mode == std::optional<bool>(true));
+  CHECK_FALSE(c.Settings().synchronous_mode_strict);
+  for (const char* bad : {"[]", "1", R"({"pause": 1})", R"({"ttl": true})"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(c.ChangeSettings(bad), Error);
+  }
+  CHECK(c.Settings().pause);
+}
