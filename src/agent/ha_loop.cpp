@@ -81,6 +81,148 @@ bool HaLoop::Leads() const {
   return leader_lease_ != 0;
 }
 
+StoreLease HaLoop::LeaderLease() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return leader_lease_;
+}
+
+bool HaLoop::Held() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return hold_until_ && Clock::now() < *hold_until_;
+}
+
+void HaLoop::AdoptLeaderLease(StoreLease lease, Clock::time_point sent) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  leader_lease_ = lease;
+  deadline_ = LeaderDeadline(ttl_, FenceMargin(ttl_));
+  deadline_.Renewed(sent);
+  guard_->Arm(*deadline_.FenceBy());
+}
+
+void HaLoop::Hold(std::chrono::milliseconds duration) {
+  std::unique_lock<std::timed_mutex> round(round_mutex_, std::defer_lock);
+  if (!round.try_lock_for(std::chrono::seconds(5))) {
+    throw Error(ErrorCode::kConflict,
+                name_ + "'s automatic failover is in the middle of a round (a start or rejoin): "
+                        "retry");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  hold_until_ = Clock::now() + duration;
+}
+
+void HaLoop::Release() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_until_.reset();
+    wake_ = true;
+  }
+  wake_cv_.notify_all();
+}
+
+bool HaLoop::WaitForFreeLeaderKey(std::chrono::milliseconds wait) {
+  const Clock::time_point until = Clock::now() + wait;
+  while (true) {
+    StoreRange r = store_->Get(cluster_.Key("leader"));
+    if (r.kvs.empty() || r.kvs.front().value == name_) return true;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) return false;
+    // Woken by the key's deletion (its lease expiring), or at the end of the wait.
+    store_->Watch(cluster_.Key("leader"), r.revision, std::min(left, std::chrono::milliseconds(1000)));
+  }
+}
+
+void HaLoop::MoveLeaderKeyTo(const std::string& master) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::optional<StoreKeyValue> held = cluster_.Leader();
+    if (held && held->value == master) return;
+    const Clock::time_point sent = Clock::now();
+    StoreLease lease = store_->GrantLease(ttl_);
+    bool moved = held ? cluster_.MoveLeader(*held, master, lease) : cluster_.TakeLeader(master, lease);
+    if (!moved) {
+      store_->RevokeLease(lease);
+      continue;  // changed meanwhile: read again
+    }
+    if (master == name_) AdoptLeaderLease(lease, sent);
+    std::cerr << "pgha-agent: ha: the leader key moved to " << master << "\n";
+    return;
+  }
+  throw Error(ErrorCode::kConflict, "the leader key kept changing while it was moved to " + master);
+}
+
+OperationResult HaLoop::RunOperation(const std::string& what, bool force,
+                                     const std::function<OperationResult()>& op) {
+  StoreLease lease = store_->GrantLease(ttl_);
+  if (auto other = cluster_.LockOperation(what, name_, lease)) {
+    store_->RevokeLease(lease);
+    throw Error(ErrorCode::kConflict,
+                what + ": " + *other + " holds the store's operation lock. HINT: retry when it ends");
+  }
+  std::mutex keeper_mutex;
+  std::condition_variable keeper_cv;
+  bool done = false;
+  std::thread keeper([&] {
+    std::unique_lock<std::mutex> lock(keeper_mutex);
+    while (!keeper_cv.wait_for(lock, std::max(std::chrono::milliseconds(200), std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) / 3),
+                               [&] { return done; })) {
+      try {
+        store_->KeepAlive(lease);
+      } catch (const Error&) {
+        // The store did not answer: the next try may; the loops stay held meanwhile.
+      }
+    }
+  });
+  const std::vector<std::shared_ptr<RemoteNode>> peers = a_.peers();
+  auto finish = [&] {
+    for (const auto& p : peers) {
+      try {
+        p->ReleaseAutomatic();
+      } catch (const Error&) {
+        // Its hold runs out by itself.
+      }
+    }
+    Release();
+    {
+      std::lock_guard<std::mutex> lock(keeper_mutex);
+      done = true;
+    }
+    keeper_cv.notify_all();
+    keeper.join();
+    try {
+      cluster_.UnlockOperation(name_);
+      store_->RevokeLease(lease);
+    } catch (const Error& e) {
+      Log(std::string("the operation lock expires by itself: ") + e.what());
+    }
+  };
+  try {
+    const auto hold = std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) * 2;
+    Hold(hold);
+    for (const auto& p : peers) {
+      try {
+        p->HoldAutomatic(hold);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kPeerUnreachable) throw;
+        // Down or cut off: its loop reads the operation lock before it acts again.
+      }
+    }
+    if (force && !WaitForFreeLeaderKey(std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) +
+                                       std::chrono::seconds(2))) {
+      throw Error(ErrorCode::kConflict,
+                  what + ": the leader key is still held: its master may still write. HINT: "
+                         "stop that master, or wait for its lease to run out");
+    }
+    OperationResult result = op();
+    for (const auto& [node, state] : result.states) {
+      if (state == "master" || state == "single") MoveLeaderKeyTo(node);
+    }
+    finish();
+    return result;
+  } catch (...) {
+    finish();
+    throw;
+  }
+}
+
 void HaLoop::Log(const std::string& line) {
   {
     // A state that lasts is said once, by each thread (the renewer and the loop report the
@@ -96,6 +238,7 @@ void HaLoop::Log(const std::string& line) {
 void HaLoop::LoopThread() {
   while (!stop_) {
     try {
+      std::lock_guard<std::timed_mutex> round(round_mutex_);
       Round();
     } catch (const std::exception& e) {
       // The store or the server did not answer: nothing is decided on a guess this round.
@@ -241,22 +384,26 @@ void HaLoop::Round() {
     view_.synchronous_standbys.clear();
     if (sync && leader && sync->leader == leader->value) view_.synchronous_standbys = sync->standbys;
   }
+  if (Leads() && (!leader || leader->value != name_ || leader->lease != LeaderLease())) {
+    // A manual operation moved the key (RunOperation), or it is gone: this lease leads
+    // nothing. A running primary without the key is fenced below (Act) unless it takes it.
+    DropLeadership(/*release_key=*/false);
+  }
   if (leader && leader->value == name_ && !Leads()) {
-    // The key of an earlier run of this agent: taken back while its lease lives (the guard
-    // of that run, if it was armed, still fences at its moment; the server then restarts).
+    // The key of an earlier run of this agent, or one a manual operation moved here: taken
+    // while its lease lives (the guard of an earlier run, if it was armed, still fences at
+    // its moment; the server then restarts).
     const Clock::time_point sent = Clock::now();
     if (auto got = store_->KeepAlive(leader->lease); got && *got >= ttl_) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      leader_lease_ = leader->lease;
-      deadline_.Renewed(sent);
-      guard_->Arm(*deadline_.FenceBy());
+      AdoptLeaderLease(leader->lease, sent);
     } else {
       return;  // expiring: the next round sees it gone
     }
   }
+  const bool held = Held() || !store_->Get(cluster_.Key("operation")).kvs.empty();
   const NodeState state = *ParseNodeState(me.state);
   if (!(IsPrimary(state) && Leads())) DefaultSynchronous();
-  if (paused) {
+  if (paused || held) {
     if (IsPrimary(state)) {
       if (!leader) TakeLeaderKey();
       // Synchronous replication is no role change: kept while paused too.

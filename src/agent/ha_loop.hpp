@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fence.hpp"
+#include "remote_node.hpp"
 #include "pgha/agent.hpp"
 #include "pgha/cluster_store.hpp"
 #include "pgha/failover_policy.hpp"
@@ -72,10 +74,27 @@ class HaLoop {
   View LastView() const;
   /// True while this agent holds the leader key (its lease renewed in time).
   bool Leads() const;
+  /// The lease of this node's leadership (0: not leading).
+  StoreLease LeaderLease() const;
   std::chrono::milliseconds interval() const { return interval_; }
 
   /// The pause as last read from the store.
   bool Paused() const { return paused_.load(); }
+
+  /// Holds the loop for `duration`: returns once no round runs (waiting at most 5 s, then
+  /// Error(kConflict)); the rounds until then, or until Release, run as paused.
+  void Hold(std::chrono::milliseconds duration);
+  void Release();
+  /// A manual switchover or failover while the loop is in charge (not paused): takes the
+  /// store's operation lock (kept alive while `op` runs, so it outlives no coordinator by more
+  /// than a TTL; Error(kConflict) naming the operation that holds it), holds every agent's
+  /// loop (this one and the peers' that answer; the others see the lock in their next round
+  /// before they act), and with `force` (the old master's agent may not answer) first waits
+  /// until the leader key is free — the old leader's lease run out, so its fence guard has
+  /// stopped its server — or this node's. Then `op`, then the leader key moved to the master
+  /// `op` left, in one compare-and-swap, before the loops go on.
+  OperationResult RunOperation(const std::string& what, bool force,
+                               const std::function<OperationResult()>& op);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -99,7 +118,15 @@ class HaLoop {
   /// before the leader's first KeepSynchronous; nobody otherwise.
   void DefaultSynchronous();
   void ApplySynchronous(const std::vector<std::string>& names);
+  /// RunOperation's end: the leader key to `master`, bound to a new lease that its loop
+  /// adopts (at once when it is this node).
+  void MoveLeaderKeyTo(const std::string& master);
+  /// Waits until the leader key is free or this node's, at most `wait`; false otherwise.
+  bool WaitForFreeLeaderKey(std::chrono::milliseconds wait);
+  /// Takes `lease`, which the store says holds this node's key, as this node's leadership.
+  void AdoptLeaderLease(StoreLease lease, Clock::time_point sent);
   void Log(const std::string& line);
+  bool Held() const;
 
   Agent::Impl& a_;
   std::unique_ptr<ClusterStore> store_;
@@ -123,6 +150,9 @@ class HaLoop {
   bool synchronous_ = false;      ///< synchronous mode in effect (loop thread only)
   std::optional<std::vector<std::string>> named_;  ///< last names applied (loop thread only)
   std::optional<Lsn> catchup_from_;                ///< PlanSynchronous's (loop thread only)
+
+  std::timed_mutex round_mutex_;  ///< held by the loop thread during a round
+  std::optional<Clock::time_point> hold_until_;  ///< guarded by mutex_
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};

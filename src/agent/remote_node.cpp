@@ -53,6 +53,15 @@ std::string RemoteNode::Call(HttpMethod method, const std::string& path, const s
   return r.body;
 }
 
+void RemoteNode::HoldAutomatic(std::chrono::milliseconds duration) {
+  Call(HttpMethod::kPost, "internal/ha/hold?ms=" + std::to_string(duration.count()), {},
+       std::chrono::seconds(10));
+}
+
+void RemoteNode::ReleaseAutomatic() {
+  Call(HttpMethod::kDelete, "internal/ha/hold", {}, std::chrono::seconds(5));
+}
+
 NodeState RemoteNode::State() {
   // internal/state observes afresh; instance/current may be the observer's cached state.
   json j = ParseBody(Call(HttpMethod::kGet, "internal/state"), "internal/state");

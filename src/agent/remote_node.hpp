@@ -45,6 +45,13 @@ class RemoteNode : public NodeControl {
   std::vector<LogicalSlot> LogicalSlots() override;
   SlotSyncReport TakeLogicalSlots(const std::vector<LogicalSlot>& master_slots) override;
 
+  /// Holds the peer's automatic failover for `duration` (internal/ha/hold): returns once its
+  /// loop is between rounds and runs the next ones as paused. Error(kNotFound) when the peer
+  /// has no store, kConflict when its loop is busy.
+  void HoldAutomatic(std::chrono::milliseconds duration);
+  /// Ends that hold.
+  void ReleaseAutomatic();
+
   /// The peer as master, for a round of `standby`'s slot sync (LocalNode::MasterSlotsFor).
   MasterSlots MasterSlotsFor(const std::string& standby, const HoldChanges& changes,
                              bool ensure_physical_slot);

@@ -100,18 +100,25 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
                   if (how != "restart" && how != "promote") {
                     throw Error(ErrorCode::kNotFound, "failover/" + how + ": restart or promote");
                   }
-                  a.RequireManualMode("failover");
-                  return States(a.cluster()->Failover(
-                      how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote,
-                      a.Options(req)));
+                  const OperationOptions o = a.Options(req);
+                  auto run = [&] {
+                    return a.cluster()->Failover(
+                        how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote, o);
+                  };
+                  if (a.ha && !a.ha->Paused())
+                    return States(a.ha->RunOperation("failover " + how, o.force, run));
+                  return States(run());
                 }),
         kBlocking);
   r.Add(HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
         Tracked(a,
                 [&a](const HttpRequest& req) {
-                  a.RequireManualMode("switchover");
-                  return States(
-                      a.cluster()->Switchover(ParseSequence(req.Param("order")), a.Options(req)));
+                  const Sequence order = ParseSequence(req.Param("order"));
+                  const OperationOptions o = a.Options(req);
+                  auto run = [&] { return a.cluster()->Switchover(order, o); };
+                  if (a.ha && !a.ha->Paused())
+                    return States(a.ha->RunOperation("switchover " + req.Param("order"), false, run));
+                  return States(run());
                 }),
         kBlocking);
   r.Add(HttpMethod::kDelete, "/api/pg/v1/instance/:scope",

@@ -123,6 +123,32 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
     a.local->Unlock(req.Query("holder").value_or(""));
     return Done();
   });
+  // A manual operation under the store's operation lock holds every agent's HA loop
+  // (HaLoop::RunOperation): answered once this loop is between rounds and paused.
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/internal/ha/hold",
+      [&a](const HttpRequest& req) {
+        if (!a.ha) throw Error(ErrorCode::kNotFound, "internal/ha/hold: no store is configured");
+        const std::string ms = req.Query("ms").value_or("");
+        long long n = 0;
+        try {
+          n = std::stoll(ms);
+        } catch (const std::exception&) {
+          n = 0;
+        }
+        if (n < 1 || n > 600000)
+          throw Error(ErrorCode::kBadInput, "internal/ha/hold: ms=1..600000, not '" + ms + "'");
+        a.ha->Hold(std::chrono::milliseconds(n));
+        return Done();
+      },
+      kBlocking);
+  r.Add(
+      HttpMethod::kDelete, "/api/pg/v1/internal/ha/hold",
+      [&a](const HttpRequest&) {
+        if (a.ha) a.ha->Release();
+        return Done();
+      },
+      kBlocking);
 }
 
 }  // namespace pgha::agent
