@@ -247,7 +247,7 @@ int RunFenceGuard(const std::string& data_dir) {
 }
 
 void Agent::Impl::RequireManualMode(const std::string& operation) const {
-  if (ha && !ha->Paused())
+  if (ha && !ha->PausedNow())
     throw Error(ErrorCode::kConflict,
                 operation +
                     ": automatic failover is on and decides the roles. HINT: POST "

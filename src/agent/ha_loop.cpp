@@ -708,6 +708,11 @@ HaLoop::View HaLoop::LastView() const {
   return view_;
 }
 
+bool HaLoop::PausedNow() {
+  paused_ = cluster_.Settings().pause;
+  return paused_;
+}
+
 void HaLoop::SetPaused(bool paused) {
   ChangeSettings(json({{"pause", paused}}).dump());
 }

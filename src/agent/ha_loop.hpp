@@ -80,6 +80,9 @@ class HaLoop {
 
   /// The pause as last read from the store.
   bool Paused() const { return paused_.load(); }
+  /// The pause as the store says now (a pause set through another agent counts at once);
+  /// the store's Error when it cannot be asked.
+  bool PausedNow();
 
   /// Holds the loop for `duration`: returns once no round runs (waiting at most 5 s, then
   /// Error(kConflict)); the rounds until then, or until Release, run as paused.

@@ -105,7 +105,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
                     return a.cluster()->Failover(
                         how == "restart" ? FailoverMethod::kRestart : FailoverMethod::kPromote, o);
                   };
-                  if (a.ha && !a.ha->Paused())
+                  if (a.ha && !a.ha->PausedNow())
                     return States(a.ha->RunOperation("failover " + how, o.force, run));
                   return States(run());
                 }),
@@ -116,7 +116,7 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
                   const Sequence order = ParseSequence(req.Param("order"));
                   const OperationOptions o = a.Options(req);
                   auto run = [&] { return a.cluster()->Switchover(order, o); };
-                  if (a.ha && !a.ha->Paused())
+                  if (a.ha && !a.ha->PausedNow())
                     return States(a.ha->RunOperation("switchover " + req.Param("order"), false, run));
                   return States(run());
                 }),
