@@ -557,7 +557,21 @@ void HaLoop::Act(const MemberStatus& me, const std::optional<StoreKeyValue>& lea
       }
       return;
     }
-    if (other_leader) return;  // follows it (the standby configuration names the master)
+    if (other_leader) {
+      // Follows it: the standby configuration names the master. One that has not streamed
+      // for a TTL lost its upstream (the old master of a cluster of three, say): it rejoins
+      // the leader by the manual path's rules, which stop and re-point it.
+      if (state != NodeState::kRecovery) {
+        not_streaming_since_.reset();
+      } else if (!not_streaming_since_) {
+        not_streaming_since_ = Clock::now();
+      } else if (Clock::now() - *not_streaming_since_ >= ttl_) {
+        not_streaming_since_.reset();
+        Rejoin("not streaming from the leader " + leader->value);
+      }
+      return;
+    }
+    not_streaming_since_.reset();
     Elect();
     return;
   }
@@ -636,6 +650,9 @@ void HaLoop::Rejoin(const std::string& why) {
   try {
     OperationOptions o;
     o.timeout = a_.config()->operation_timeout;
+    // The leader key, not the peers' answers, says who is master: a member that does not
+    // answer is not the leader, and a master that lost the key has been fenced.
+    o.force = true;
     a_.cluster()->StartSlave(o);
     std::cerr << "pgha-agent: ha: rejoined as a standby (" << why << ")\n";
   } catch (const Error& e) {

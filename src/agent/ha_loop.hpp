@@ -147,6 +147,7 @@ class HaLoop {
   StoreLease member_lease_ = 0;
   std::optional<MemberStatus> last_leader_;  ///< the leader's last record seen
   std::optional<Clock::time_point> crashed_since_;
+  std::optional<Clock::time_point> not_streaming_since_;  ///< a standby's (loop thread only)
   std::map<std::thread::id, std::string> last_log_;
   View view_;
   ClusterSettings settings_;      ///< as the last round read them (loop thread only)
