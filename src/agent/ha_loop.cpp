@@ -6,6 +6,8 @@
 #include "op_deadline.hpp"
 #include "pgha/error.hpp"
 #include "pgha/node_state.hpp"
+#include "pgha/timeline.hpp"
+#include "pgha/wal_file.hpp"
 
 namespace pgha::agent {
 
@@ -624,6 +626,20 @@ void HaLoop::Elect() {
   if (facts.timeline == 0) {
     // No leader seen by this run: candidates must share the timeline of the most advanced.
     for (const MemberStatus& m : members) facts.timeline = std::max(facts.timeline, m.timeline);
+  }
+  // The last leader's history, when this node has its file (standbys receive the history
+  // files of the timelines they follow): a standby on an older timeline of it, short of the
+  // switch point, can follow a successor too and is a candidate.
+  std::optional<TimelineHistory> history;
+  if (facts.timeline > 1) {
+    try {
+      history = TimelineHistory::Read(
+          a_.config()->pgdata + "/pg_wal/" + WalFileName::History(facts.timeline).ToString(),
+          facts.timeline);
+      facts.history = &*history;
+    } catch (const Error&) {
+      // Not here: candidates must be on the leader's timeline itself.
+    }
   }
   CandidateRules rules;
   if (synchronous_) {

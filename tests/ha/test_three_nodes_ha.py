@@ -87,3 +87,31 @@ def test_the_third_node_follows_the_new_leader(trio, report):
     c.restart_agent(master)
     assert all_follow(c) == successor
     assert upstream_of(c, master) == successor
+
+
+def test_a_second_failover_elects_on_the_new_timelines_history(trio, report):
+    """The leader now runs on a timeline above 1: the election reads its history file on the
+    standbys (pg_wal/<TL>.history) and every standby on that history is a candidate."""
+    c = trio
+    master = all_follow(c)
+    timeline = next(m["timeline"] for m in cluster_json(c)["members"] if m["name"] == master)
+    assert timeline > 1
+    others = [n for n in c.names if n != master]
+    c.kill_agent(master)
+    c.kill_postmaster(master)
+
+    def new_leader():
+        for n in others:
+            try:
+                j = cluster_json(c, n)
+            except AssertionError:
+                continue
+            if j["leader"] in others and writable(c, j["leader"]):
+                return j["leader"]
+        return None
+    successor = wait_for(new_leader, TAKEOVER_BOUND_S, "a standby to lead and accept writes")
+    c.restart_agent(master)
+    assert all_follow(c) == successor
+    after = next(m["timeline"] for m in cluster_json(c)["members"] if m["name"] == successor)
+    assert after == timeline + 1
+    report(f"ha trio: {successor} took over from timeline {timeline} to {after}")
