@@ -80,6 +80,11 @@ def run_loss(c, report, what: str, take_down, expect_takeover: bool = True) -> N
     then the checks above."""
     master = healthy(c)
     other = c.other(master)
+    synchronous = cluster_json(c)["synchronous_mode"]
+    if synchronous:
+        # The standby on record first: only then is every acknowledged commit on it.
+        wait_for(lambda: cluster_json(c)["synchronous_standbys"] == [other], 60,
+                 f"{other} on record as the synchronous standby")
     writer = Writer(c, table="pgha_ha_writer")
     writer.start()
     monitor = Monitor(c)
@@ -108,7 +113,9 @@ def run_loss(c, report, what: str, take_down, expect_takeover: bool = True) -> N
     late = acked_by_after(writer, master, t_writable) if expect_takeover else []
     assert late == [], f"the old master acknowledged rows after {successor} took over: {late[:10]}"
     lost = writer.lost_on(successor)
-    if expect_takeover:
+    if synchronous:
+        assert lost == [], f"synchronous mode lost acknowledged rows: {lost[:10]}"
+    elif expect_takeover:
         # Asynchronous: at most the tail of what the old master acknowledged (before it was
         # fenced: nothing later, checked above) never reached the standby.
         async_tail_rule([(r, t) for r, n, t in writer.acked_at if n == master])(lost)
@@ -284,6 +291,10 @@ def test_losing_every_etcd_member_stops_writes_and_their_return_restores_a_maste
         figures = monitor.finish()
     assert figures["two_primaries_samples"] == 0, figures
     assert last_ack - gone_at < fenced_after + 0.5
-    async_tail_rule([(r, t) for r, n, t in writer.acked_at if n == master])(writer.lost_on(new_master))
+    lost = writer.lost_on(new_master)
+    if cluster_json(c)["synchronous_mode"]:
+        assert lost == [], f"synchronous mode lost acknowledged rows: {lost[:10]}"
+    else:
+        async_tail_rule([(r, t) for r, n, t in writer.acked_at if n == master])(lost)
     report(f"ha: every etcd member killed: {master} fenced itself {fenced_after:.2f} s later; "
            f"{new_master} leads after their return")
