@@ -63,7 +63,7 @@ PGHA_API CandidateChoice ChooseCandidate(const std::vector<MemberStatus>& member
 
 /// What the leader knows when it keeps synchronous replication (synchronous mode), each round.
 struct SyncInputs {
-  std::string leader;  ///< this node, the leader
+  std::string leader;   ///< this node, the leader
   bool strict = false;  ///< never acknowledge a commit without a synchronous standby
   /// The store's record, when there is one (SyncRecord); another leader's names none of ours.
   std::optional<SyncRecord> record;

@@ -35,6 +35,40 @@ std::string Role(NodeState s) {
   return "";
 }
 
+// Keeps a lease alive from a thread of its own, every `every`, until destroyed.
+class LeaseKeeper {
+ public:
+  LeaseKeeper(ClusterStore& store, StoreLease lease, std::chrono::milliseconds every)
+      : thread_([this, &store, lease, every] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          while (!cv_.wait_for(lock, every, [this] { return done_; })) {
+            lock.unlock();
+            try {
+              store.KeepAlive(lease);
+            } catch (const Error&) {
+              // The store did not answer: the next try may.
+            }
+            lock.lock();
+          }
+        }) {}
+  ~LeaseKeeper() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
 }  // namespace
 
 HaLoop::HaLoop(Agent::Impl& agent, std::unique_ptr<ClusterStore> store)
@@ -105,8 +139,9 @@ void HaLoop::Hold(std::chrono::milliseconds duration) {
   std::unique_lock<std::timed_mutex> round(round_mutex_, std::defer_lock);
   if (!round.try_lock_for(std::chrono::seconds(5))) {
     throw Error(ErrorCode::kConflict,
-                name_ + "'s automatic failover is in the middle of a round (a start or rejoin): "
-                        "retry");
+                name_ +
+                    "'s automatic failover is in the middle of a round (a start or rejoin): "
+                    "retry");
   }
   std::lock_guard<std::mutex> lock(mutex_);
   hold_until_ = Clock::now() + duration;
@@ -129,7 +164,8 @@ bool HaLoop::WaitForFreeLeaderKey(std::chrono::milliseconds wait) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     if (left.count() <= 0) return false;
     // Woken by the key's deletion (its lease expiring), or at the end of the wait.
-    store_->Watch(cluster_.Key("leader"), r.revision, std::min(left, std::chrono::milliseconds(1000)));
+    store_->Watch(cluster_.Key("leader"), r.revision,
+                  std::min(left, std::chrono::milliseconds(1000)));
   }
 }
 
@@ -139,7 +175,8 @@ void HaLoop::MoveLeaderKeyTo(const std::string& master) {
     if (held && held->value == master) return;
     const Clock::time_point sent = Clock::now();
     StoreLease lease = store_->GrantLease(ttl_);
-    bool moved = held ? cluster_.MoveLeader(*held, master, lease) : cluster_.TakeLeader(master, lease);
+    bool moved =
+        held ? cluster_.MoveLeader(*held, master, lease) : cluster_.TakeLeader(master, lease);
     if (!moved) {
       store_->RevokeLease(lease);
       continue;  // changed meanwhile: read again
@@ -156,24 +193,16 @@ OperationResult HaLoop::RunOperation(const std::string& what, bool force,
   StoreLease lease = store_->GrantLease(ttl_);
   if (auto other = cluster_.LockOperation(what, name_, lease)) {
     store_->RevokeLease(lease);
-    throw Error(ErrorCode::kConflict,
-                what + ": " + *other + " holds the store's operation lock. HINT: retry when it ends");
+    throw Error(
+        ErrorCode::kConflict,
+        what + ": " + *other + " holds the store's operation lock. HINT: retry when it ends");
   }
-  std::mutex keeper_mutex;
-  std::condition_variable keeper_cv;
-  bool done = false;
-  std::thread keeper([&] {
-    std::unique_lock<std::mutex> lock(keeper_mutex);
-    while (!keeper_cv.wait_for(lock, std::max(std::chrono::milliseconds(200), std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) / 3),
-                               [&] { return done; })) {
-      try {
-        store_->KeepAlive(lease);
-      } catch (const Error&) {
-        // The store did not answer: the next try may; the loops stay held meanwhile.
-      }
-    }
-  });
+  std::optional<LeaseKeeper> keeper;
+  keeper.emplace(*store_, lease,
+                 std::max(std::chrono::milliseconds(200),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) / 3));
   const std::vector<std::shared_ptr<RemoteNode>> peers = a_.peers();
+  bool unlock = true;
   auto finish = [&] {
     for (const auto& p : peers) {
       try {
@@ -183,12 +212,8 @@ OperationResult HaLoop::RunOperation(const std::string& what, bool force,
       }
     }
     Release();
-    {
-      std::lock_guard<std::mutex> lock(keeper_mutex);
-      done = true;
-    }
-    keeper_cv.notify_all();
-    keeper.join();
+    keeper.reset();
+    if (!unlock) return;  // the lock's lease runs out by itself, a TTL from now
     try {
       cluster_.UnlockOperation(name_);
       store_->RevokeLease(lease);
@@ -210,12 +235,22 @@ OperationResult HaLoop::RunOperation(const std::string& what, bool force,
     if (force && !WaitForFreeLeaderKey(std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) +
                                        std::chrono::seconds(2))) {
       throw Error(ErrorCode::kConflict,
-                  what + ": the leader key is still held: its master may still write. HINT: "
-                         "stop that master, or wait for its lease to run out");
+                  what +
+                      ": the leader key is still held: its master may still write. HINT: "
+                      "stop that master, or wait for its lease to run out");
     }
     OperationResult result = op();
     for (const auto& [node, state] : result.states) {
-      if (state == "master" || state == "single") MoveLeaderKeyTo(node);
+      if (state != "master" && state != "single") continue;
+      try {
+        MoveLeaderKeyTo(node);
+      } catch (const Error& e) {
+        // The loops must not go on with the key elsewhere (they would fence the new master):
+        // the lock stays until its lease runs out, and meanwhile they move the key by the
+        // paused rules (the old leader gives it up, the running primary takes it).
+        Log("could not move the leader key to " + node + ": " + e.what());
+        unlock = false;
+      }
     }
     finish();
     return result;
@@ -384,7 +419,8 @@ void HaLoop::Round() {
     view_.at = Clock::now();
     view_.synchronous_mode = synchronous_;
     view_.synchronous_standbys.clear();
-    if (sync && leader && sync->leader == leader->value) view_.synchronous_standbys = sync->standbys;
+    if (sync && leader && sync->leader == leader->value)
+      view_.synchronous_standbys = sync->standbys;
   }
   if (Leads() && (!leader || leader->value != name_ || leader->lease != LeaderLease())) {
     // A manual operation moved the key (RunOperation), or it is gone: this lease leads
@@ -646,7 +682,8 @@ void HaLoop::Elect() {
     // Only a standby on the last leader's record has every commit it acknowledged.
     rules.only_listed = true;
     std::optional<SyncRecord> record = cluster_.Sync();
-    if (record && (facts.name.empty() || record->leader == facts.name)) rules.only = record->standbys;
+    if (record && (facts.name.empty() || record->leader == facts.name))
+      rules.only = record->standbys;
   }
   CandidateChoice choice = ChooseCandidate(members, facts, rules);
   if (!choice.winner) {
@@ -719,8 +756,9 @@ json HaLoop::ClusterJson() {
     } else if (state == "blocked") {
       replication = "blocked: no synchronous standby confirms (strict: commits wait)";
     } else if (state == "asynchronous") {
-      replication = "asynchronous: no synchronous standby (commits are acknowledged without "
-                    "one; no automatic failover until one is on record)";
+      replication =
+          "asynchronous: no synchronous standby (commits are acknowledged without "
+          "one; no automatic failover until one is on record)";
     } else {
       replication = "unknown: the leader has not recorded its synchronous standbys yet";
     }

@@ -18,11 +18,11 @@
 #include <nlohmann/json.hpp>
 
 #include "fence.hpp"
-#include "remote_node.hpp"
 #include "pgha/agent.hpp"
 #include "pgha/cluster_store.hpp"
 #include "pgha/failover_policy.hpp"
 #include "pgha/store_cluster.hpp"
+#include "remote_node.hpp"
 
 namespace pgha::agent {
 
@@ -150,12 +150,12 @@ class HaLoop {
   std::optional<Clock::time_point> not_streaming_since_;  ///< a standby's (loop thread only)
   std::map<std::thread::id, std::string> last_log_;
   View view_;
-  ClusterSettings settings_;      ///< as the last round read them (loop thread only)
-  bool synchronous_ = false;      ///< synchronous mode in effect (loop thread only)
+  ClusterSettings settings_;  ///< as the last round read them (loop thread only)
+  bool synchronous_ = false;  ///< synchronous mode in effect (loop thread only)
   std::optional<std::vector<std::string>> named_;  ///< last names applied (loop thread only)
   std::optional<Lsn> catchup_from_;                ///< PlanSynchronous's (loop thread only)
 
-  std::timed_mutex round_mutex_;  ///< held by the loop thread during a round
+  std::timed_mutex round_mutex_;                 ///< held by the loop thread during a round
   std::optional<Clock::time_point> hold_until_;  ///< guarded by mutex_
 
   std::atomic<bool> stop_{false};

@@ -150,7 +150,7 @@ class LocalNode : public NodeControl {
   mutable std::mutex sync_override_mutex_;  // guards sync_override_
   std::optional<SynchronousStandbys> sync_override_;
   bool sync_override_applied_ = false;  // the last ApplySynchronousMode of it succeeded
-  std::mutex catalog_mutex_;  // guards catalog_ (the pointer; WalCatalog is thread-safe)
+  std::mutex catalog_mutex_;            // guards catalog_ (the pointer; WalCatalog is thread-safe)
   std::shared_ptr<WalCatalog> catalog_;
   EnsureStandbySlot ensure_standby_slot_;
   std::mutex report_mutex_;

@@ -110,17 +110,18 @@ void AddInstanceRoutes(Agent::Impl& a, Router& r) {
                   return States(run());
                 }),
         kBlocking);
-  r.Add(HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
-        Tracked(a,
-                [&a](const HttpRequest& req) {
-                  const Sequence order = ParseSequence(req.Param("order"));
-                  const OperationOptions o = a.Options(req);
-                  auto run = [&] { return a.cluster()->Switchover(order, o); };
-                  if (a.ha && !a.ha->PausedNow())
-                    return States(a.ha->RunOperation("switchover " + req.Param("order"), false, run));
-                  return States(run());
-                }),
-        kBlocking);
+  r.Add(
+      HttpMethod::kPost, "/api/pg/v1/instance/switchover/:order",
+      Tracked(a,
+              [&a](const HttpRequest& req) {
+                const Sequence order = ParseSequence(req.Param("order"));
+                const OperationOptions o = a.Options(req);
+                auto run = [&] { return a.cluster()->Switchover(order, o); };
+                if (a.ha && !a.ha->PausedNow())
+                  return States(a.ha->RunOperation("switchover " + req.Param("order"), false, run));
+                return States(run());
+              }),
+      kBlocking);
   r.Add(HttpMethod::kDelete, "/api/pg/v1/instance/:scope",
         Tracked(
             a, [&a](const HttpRequest& req) { return States(Delete(a, req, req.Param("scope"))); }),

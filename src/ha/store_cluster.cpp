@@ -197,17 +197,15 @@ ClusterSettings StoreCluster::ChangeSettings(const std::string& changes) {
   if (!c.is_object()) throw Error(ErrorCode::kBadInput, "cluster settings: a JSON object");
   for (const auto& [name, value] : c.items()) {
     if (name != "pause" && name != "synchronous_mode" && name != "synchronous_mode_strict") {
-      throw Error(ErrorCode::kBadInput,
-                  "cluster settings: unknown field '" + name +
-                      "' (pause, synchronous_mode, synchronous_mode_strict)");
+      throw Error(ErrorCode::kBadInput, "cluster settings: unknown field '" + name +
+                                            "' (pause, synchronous_mode, synchronous_mode_strict)");
     }
     if (!value.is_boolean())
       throw Error(ErrorCode::kBadInput, "cluster settings: " + name + " must be true or false");
   }
   for (int round = 0; round < 8; ++round) {
     StoreRange r = store_.Get(Key(kConfig));
-    json now = r.kvs.empty() ? json::object()
-                             : json::parse(r.kvs.front().value, nullptr, false);
+    json now = r.kvs.empty() ? json::object() : json::parse(r.kvs.front().value, nullptr, false);
     if (!now.is_object()) now = json::object();
     now.update(c);
     if (store_.CompareAndPut(Key(kConfig), r.kvs.empty() ? 0 : r.kvs.front().mod_revision,

@@ -194,7 +194,8 @@ TEST_CASE("PlanSynchronous: a lost synchronous standby leaves the record before 
   CHECK(p.names == std::vector<std::string>{"c"});
 }
 
-TEST_CASE("PlanSynchronous: a new leader rewrites the old leader's record; strict waits for anyone") {
+TEST_CASE(
+    "PlanSynchronous: a new leader rewrites the old leader's record; strict waits for anyone") {
   SyncInputs in = Inputs({});
   in.record = SyncRecord{"old", {"a"}, "synchronous", 3};
   SyncPlan p = PlanSynchronous(in);
