@@ -65,13 +65,15 @@ prepare_data() {
   while [ "${PGDATA%/}" != "$PGDATA" ] && [ "$PGDATA" != / ]; do PGDATA=${PGDATA%/}; done
   export PGDATA
   parent=$(dirname "$PGDATA")
+  # The seed's PGDATA=/data is the image's volume: a mount point.
+  if mountpoint -q "$PGDATA" 2>/dev/null; then
+    die "PGDATA=$PGDATA is a mount point: pg/sync renames a fresh base backup onto it," \
+      "which a mount point cannot take. Use a directory below the volume, e.g." \
+      "PGDATA=/data/pgdata (the image's default) with the volume at /data"
+  fi
   [ "$parent" != / ] || die "PGDATA=$PGDATA: the agent needs a directory of its own around" \
     "PGDATA (pg/sync's base backup beside it, PGDATA.log); use e.g. PGDATA=/data/pgdata" \
     "with the volume at /data"
-  if mountpoint -q "$PGDATA" 2>/dev/null; then
-    die "PGDATA=$PGDATA is a mount point: pg/sync renames a fresh base backup onto it," \
-      "which a mount point cannot take. Mount the volume at its parent ($parent)"
-  fi
   mkdir -p "$parent"
   [ "$(stat -c %U "$parent")" = "$PG_USER" ] || chown "$PG_USER:$PG_USER" "$parent"
   chmod 0700 "$parent"

@@ -8,6 +8,8 @@
    on the new master is read on the new slave.
 3. No password or token in the containers' logs, the servers' logs or their environment.
 4. `docker-compose stop` stops PostgreSQL cleanly (the entrypoint's fast shutdown).
+5. The entrypoint refuses a PGDATA the agent could not run with (the seed's /data, the image's
+   volume), a node name that is no host name, a secret file that is missing.
 
 The tests run in this order on one pair (module scope).
 """
@@ -121,3 +123,17 @@ def test_docker_compose_stop_shuts_postgres_down_cleanly(pair, ready):
         state = [line for line in res.stdout.decode().splitlines()
                  if line.startswith("Database cluster state:")]
         assert state and ("shut down" in state[0]), (node, state)
+
+
+@pytest.mark.parametrize("env, message", [
+    # The seed's PGDATA=/data is the image's volume: a rename cannot replace it.
+    ("PGDATA=/data", "PGDATA=/data is a mount point"),
+    ("PGDATA=/pgdata", "needs a directory of its own around PGDATA"),
+    ("LOCAL_NODE=pg node", 'LOCAL_NODE="pg node" is not a host name'),
+    ("PGHA_API_TOKEN_FILE=/run/secrets/none", 'PGHA_API_TOKEN_FILE="/run/secrets/none" does'),
+])
+def test_the_entrypoint_refuses_what_the_agent_could_not_run_with(dockerd, image, env, message):
+    res = dockerd.docker("run", "--rm", "--network", "none", "-e", env, image, check=False,
+                         timeout=120)
+    assert res.returncode == 1, (env, res)
+    assert message in res.stderr.decode(), (env, res.stderr)
