@@ -26,6 +26,9 @@ packages=(
   # the writers of bench/run_agent.sh and tests/reliability (the bench script installs wrk and
   # nginx itself: CI runs no benchmark)
   python3-psycopg2
+  # the docker test (tests/docker, docs/docker.md): a dockerd of its own, docker-compose for
+  # packaging/docker/docker-compose.yml, debootstrap for its offline Debian 12 base image
+  docker.io docker-compose debootstrap
 )
 
 as_root=()
@@ -40,14 +43,27 @@ fi
 echo 'create_main_cluster = false' |
   "${as_root[@]}" tee /etc/postgresql-common/createcluster.d/pgha-no-main.conf >/dev/null
 
+# Whether Docker was here before: a new install's daemon is switched off below.
+had_docker=0
+if dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -q '^install ok installed'; then
+  had_docker=1
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update
 "${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
 
-# Debian's etcd-server, prometheus and haproxy enable their services where systemd runs; pgha's
-# tests start their own processes on ports they choose, so leave none running.
+# Debian's etcd-server, prometheus, haproxy and docker.io enable their services where systemd
+# runs; pgha's tests start their own processes on ports they choose, so leave none running.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   for unit in etcd prometheus haproxy; do
     "${as_root[@]}" systemctl disable --now "$unit" >/dev/null 2>&1 || true
   done
+  # The docker test starts a dockerd of its own (no bridge, no iptables rules); a Docker that
+  # was already installed is left as it was.
+  if [ "$had_docker" -eq 0 ]; then
+    for unit in docker.socket docker containerd; do
+      "${as_root[@]}" systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    done
+  fi
 fi
