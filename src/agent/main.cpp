@@ -77,10 +77,15 @@ int main(int argc, char** argv) {
   try {
     pgha::AgentConfig config =
         pgha::AgentConfig::Load(config_file, pgha::AgentConfig::ProcessEnvironment());
-    // Read once: PostgreSQL and the programs the agent runs never see the secrets.
+    // Read once: PostgreSQL and the programs the agent runs never see the secrets. Each
+    // value is wiped in place first: /proc/<pid>/environ shows the process's first
+    // environment block, which unsetenv alone leaves as it was.
     for (const char* secret : {"PGHA_API_TOKEN", "DB_PASSWD", "PGHA_REPLICATE_PASSWORD",
-                               "PGHA_SUPERUSER_PASSWORD", "PGHA_REWIND_PASSWORD"})
+                               "PGHA_SUPERUSER_PASSWORD", "PGHA_REWIND_PASSWORD",
+                               "PGHA_ETCD_PASSWORD"}) {
+      if (char* value = std::getenv(secret)) std::memset(value, 0, std::strlen(value));
       ::unsetenv(secret);
+    }
     WarnAboutFaultPoints();
     if (!config.local_trust && config.replicate_password.empty() && !config.Peers().empty()) {
       std::cerr << "pgha-agent: WARNING: local_trust is off and REPLICATE_USER has no password: "

@@ -91,16 +91,14 @@ def test_no_password_in_logs_or_environment(pair, ready):
         for where, text in texts.items():
             for name, value in pair.secrets.items():
                 assert value not in text, f"{name} is in {node}'s {where}"
-        # What the agent runs (PostgreSQL, pg_ctl, ...) gets no secret in its environment.
-        # The agent's own initial environment block (/proc/PID/environ, readable by its
-        # account and root) still holds DB_PASSWD, the one secret the entrypoint passes that
-        # way (the agent has no file for it): unsetenv does not clear that block.
-        for process, allowed in (("postgres", ()), ("pgha-agent", ("db_password",))):
+        # What the agent runs (PostgreSQL, pg_ctl, ...) gets no secret in its environment,
+        # and the agent's own first environment block (/proc/PID/environ) has DB_PASSWD, the
+        # one secret the entrypoint passes that way, wiped at start.
+        for process in ("postgres", "pgha-agent"):
             env = environ(pair, node, process)
             assert env, (node, process)
             for name, value in pair.secrets.items():
-                if name not in allowed:
-                    assert value not in env, f"{name} is in {node}'s {process} environment"
+                assert value not in env, f"{name} is in {node}'s {process} environment"
 
 
 def environ(pair, node, process):
