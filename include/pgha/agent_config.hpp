@@ -20,7 +20,7 @@ namespace pgha {
 ///
 /// - LOCAL_NODE → local_node (default PGNODE01)
 /// - REMOTE_NODE → a peer named so: agent http://NAME:LISTENING_PORT, PostgreSQL NAME:5432
-///   (default PGNODE02)
+///   (unset: no peer from the environment; the seed's compose file set PGNODE02)
 /// - LISTENING_PORT → listen_port (8079); PGHA_LISTEN_ADDRESS → listen_address (127.0.0.1)
 /// - SUBNET, MASK → subnet, mask: the pg_hba.conf replication line (0.0.0.0, 32)
 /// - REPLICATE_USER → replicate_user (replicate); PGDATA → pgdata (/data)
