@@ -1,5 +1,7 @@
 import json
 import os
+import random
+import socket
 import pathlib
 import shutil
 import ssl
@@ -11,6 +13,19 @@ import urllib.request
 import pytest
 
 BIN = pathlib.Path(os.environ.get("PGHA_BIN_DIR", "bin"))
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port below the ephemeral range (32768-60999 here) that nothing holds at `address`."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind((address, port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port below 32768")
 
 
 def pytest_configure(config):

@@ -5,9 +5,7 @@ started as the postgres account with setpriv, which execs it: the pid is the age
 
 import os
 import pathlib
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,21 +13,9 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port below 32768")
 
 
 def test_secrets_are_wiped_from_the_agents_first_environment_block():

@@ -4,10 +4,8 @@ of its TLS files at startup."""
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -18,7 +16,7 @@ import warnings
 
 import pytest
 
-from conftest import BIN, local_cluster
+from conftest import BIN, free_port, local_cluster
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +26,6 @@ def tls_cluster(request):
 
 def _url(cluster, node, path):
     return cluster.nodes[node]["agent_url"] + "/api/pg/v1/" + path
-
-
-def _free_port():
-    """A free loopback port below the ephemeral range."""
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port")
 
 
 def _agent_argv(cluster, config):
@@ -148,7 +133,7 @@ def test_agent_refuses_bad_tls_files_at_startup(tls_cluster):
         ]
         env = dict(os.environ, PGHA_API_TOKEN_FILE=c.info["token_file"])
         for change, says in cases:
-            path = _write_config(scratch, dict(base, listen_port=_free_port(), **change))
+            path = _write_config(scratch, dict(base, listen_port=free_port(), **change))
             res = subprocess.run(_agent_argv(c, path), capture_output=True, text=True,
                                  timeout=30, env=env, cwd="/")
             assert res.returncode == 1, (change, res.stderr)
@@ -165,7 +150,7 @@ def _extra_agent(cluster, peers, env=None, **settings):
     to its environment; yields (its https base URL, its log file)."""
     base = json.loads((cluster.dir / "pg-node01" / "agent.json").read_text())
     scratch = _scratch(cluster)
-    port = _free_port()
+    port = free_port()
     nodes = [{"name": "probe", "agent_url": f"https://127.0.0.1:{port}",
               "pg_host": "127.0.0.1", "pg_port": 9}]
     nodes += [{"name": n, "agent_url": u, "pg_host": "127.0.0.1", "pg_port": 9}

@@ -13,17 +13,23 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "ha: automatic failover on etcd, real processes (slow)")
 
 
-@pytest.fixture(scope="module")
-def ha_cluster(request):
-    """Two nodes and three etcd members (`pghactl local up --etcd`), agents in automatic mode;
-    taken down at the end of the module, also on failure."""
-    c = LocalCluster(up_args=("--etcd", "--etcd-members", "3"))
-    try:
-        yield c
-    finally:
-        if request.session.testsfailed:
-            report_agent_logs(request, c.dir)
-        c.down()
+def cluster_fixture(nodes: int = 2, *up_args: str):
+    """A module-scoped fixture: `nodes` nodes and three etcd members (`pghactl local up
+    --etcd`, plus `up_args`), agents in automatic mode; taken down at the end of the module,
+    also on failure (the agents' logs printed when a test failed)."""
+    @pytest.fixture(scope="module")
+    def fixture(request):
+        c = LocalCluster(nodes=nodes, up_args=("--etcd", "--etcd-members", "3", *up_args))
+        try:
+            yield c
+        finally:
+            if request.session.testsfailed:
+                report_agent_logs(request, c.dir)
+            c.down()
+    return fixture
+
+
+ha_cluster = cluster_fixture()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 
 import pytest
 
-from harness import LocalCluster, report_agent_logs
+from conftest import cluster_fixture
 from test_auto_failover import (  # noqa: F401 (collected here, on this module's cluster)
     test_freeze_of_the_masters_agent_postmaster_and_backends,
     test_kill_of_the_agent_alone_lets_the_guard_fence,
@@ -15,12 +15,4 @@ from test_auto_failover import (  # noqa: F401 (collected here, on this module's
 pytestmark = pytest.mark.ha
 
 
-@pytest.fixture(scope="module")
-def ha_cluster(request):
-    c = LocalCluster(up_args=("--etcd", "--etcd-members", "3", "--synchronous"))
-    try:
-        yield c
-    finally:
-        if request.session.testsfailed:
-            report_agent_logs(request, c.dir)
-        c.down()
+ha_cluster = cluster_fixture(2, "--synchronous")

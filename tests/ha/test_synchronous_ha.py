@@ -18,21 +18,14 @@ import time
 import psycopg2
 import pytest
 
-from harness import BIN, LocalCluster, Monitor, Writer, report_agent_logs, wait_for
+from conftest import cluster_fixture
+from harness import BIN, Monitor, Writer, wait_for
 from test_auto_failover import TAKEOVER_BOUND_S, cluster_json, healthy, writable
 
 pytestmark = pytest.mark.ha
 
 
-@pytest.fixture(scope="module")
-def sync_cluster(request):
-    c = LocalCluster(up_args=("--etcd", "--etcd-members", "3", "--synchronous"))
-    try:
-        yield c
-    finally:
-        if request.session.testsfailed:
-            report_agent_logs(request, c.dir)
-        c.down()
+sync_cluster = cluster_fixture(2, "--synchronous")
 
 
 def synchronous_standby(c) -> str:

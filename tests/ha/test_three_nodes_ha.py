@@ -7,21 +7,14 @@ import time
 import psycopg2
 import pytest
 
-from harness import LocalCluster, Monitor, Writer, report_agent_logs, wait_for
+from conftest import cluster_fixture
+from harness import Monitor, Writer, wait_for
 from test_auto_failover import TAKEOVER_BOUND_S, cluster_json, writable
 
 pytestmark = pytest.mark.ha
 
 
-@pytest.fixture(scope="module")
-def trio(request):
-    c = LocalCluster(nodes=3, up_args=("--etcd", "--etcd-members", "3"))
-    try:
-        yield c
-    finally:
-        if request.session.testsfailed:
-            report_agent_logs(request, c.dir)
-        c.down()
+trio = cluster_fixture(3)
 
 
 def all_follow(c, via=None, timeout: float = 120) -> str:
@@ -50,6 +43,18 @@ def upstream_of(c, node):
     return next((n for n in c.names if int(c.nodes[n]["pg_port"]) == port), None)
 
 
+def new_leader(c, candidates):
+    """The member of `candidates` that one of them says leads and that accepts writes."""
+    for n in candidates:
+        try:
+            j = cluster_json(c, n)
+        except AssertionError:
+            continue
+        if j["leader"] in candidates and writable(c, j["leader"]):
+            return j["leader"]
+    return None
+
+
 def test_the_third_node_follows_the_new_leader(trio, report):
     c = trio
     master = all_follow(c)
@@ -63,17 +68,8 @@ def test_the_third_node_follows_the_new_leader(trio, report):
         t0 = time.monotonic()
         c.kill_agent(master)
         c.kill_postmaster(master)
-
-        def new_leader():
-            for n in others:
-                try:
-                    j = cluster_json(c, n)
-                except AssertionError:
-                    continue
-                if j["leader"] in others and writable(c, j["leader"]):
-                    return j["leader"]
-            return None
-        successor = wait_for(new_leader, TAKEOVER_BOUND_S, "a standby to lead and accept writes")
+        successor = wait_for(lambda: new_leader(c, others), TAKEOVER_BOUND_S,
+                             "a standby to lead and accept writes")
         report(f"ha trio: {successor} writable {time.monotonic() - t0:.2f} s after the loss")
         third = next(n for n in others if n != successor)
         wait_for(lambda: upstream_of(c, third) == successor, 120,
@@ -99,17 +95,8 @@ def test_a_second_failover_elects_on_the_new_timelines_history(trio, report):
     others = [n for n in c.names if n != master]
     c.kill_agent(master)
     c.kill_postmaster(master)
-
-    def new_leader():
-        for n in others:
-            try:
-                j = cluster_json(c, n)
-            except AssertionError:
-                continue
-            if j["leader"] in others and writable(c, j["leader"]):
-                return j["leader"]
-        return None
-    successor = wait_for(new_leader, TAKEOVER_BOUND_S, "a standby to lead and accept writes")
+    successor = wait_for(lambda: new_leader(c, others), TAKEOVER_BOUND_S,
+                         "a standby to lead and accept writes")
     c.restart_agent(master)
     assert all_follow(c) == successor
     after = next(m["timeline"] for m in cluster_json(c)["members"] if m["name"] == successor)

@@ -19,10 +19,8 @@ throughout, so usually nothing is.
 import json
 import os
 import pathlib
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +30,7 @@ import urllib.request
 import pytest
 
 import netns
-from conftest import DATABASE, Pair, keep_logs, wait_for
+from conftest import DATABASE, Pair, e2e, keep_logs, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -42,19 +40,6 @@ NOWHERE = "198.51.100.253"  # a gateway no host answers ARP for: packets to it a
 TTL_S = 3
 ASYNC_TAIL_WINDOW_S = 3.0  # tests/reliability/harness.py
 HERE = pathlib.Path(__file__).resolve().parent
-
-
-def free_port(address: str) -> int:
-    """A port below the ephemeral range that nothing listens on at `address`."""
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind((address, port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port below 32768")
 
 
 class Store:
@@ -76,8 +61,8 @@ class Store:
             self.added.append(h.root_link)
             netns._run(["ip", "-n", h.ns, "route", "add", f"{STORE_ADDRESS}/32", "dev",
                         netns.ACCESS_LINK])
-        client = free_port(STORE_ADDRESS)
-        peer = free_port("127.0.0.1")
+        client = e2e.free_port(STORE_ADDRESS)
+        peer = e2e.free_port()
         self.url = f"http://{STORE_ADDRESS}:{client}"
         self.log = open(self.data.parent / "etcd.log", "ab")
         self.proc = subprocess.Popen(
