@@ -223,7 +223,8 @@ class Writer(threading.Thread):
         self.first_id = first_id
         self.interval = 1.0 / rate
         self.hang_s = hang_s
-        # (id, monotonic time of the ack, port of the node that acked, when that session began)
+        # (id, monotonic time of the ack, port of the node that acked, when that session began,
+        #  when the INSERT was sent)
         self.acks = []
         self.errors = 0
         self.stop_flag = threading.Event()
@@ -270,13 +271,14 @@ class Writer(threading.Thread):
             rid = self.next_id
             self.next_id += 1
             try:
+                t_sent = now()
                 with self.lock:
-                    self.pending_since = now()
+                    self.pending_since = t_sent
                 self.conn.cursor().execute("INSERT INTO bench_rows (id) VALUES (%s)", (rid,))
                 t = now()
                 with self.lock:
                     self.pending_since = None
-                self.acks.append((rid, t, self.port, self.conn_at))
+                self.acks.append((rid, t, self.port, self.conn_at, t_sent))
             except (psycopg2.Error, OSError):
                 with self.lock:
                     self.pending_since = None
@@ -331,8 +333,9 @@ class StaleClient(threading.Thread):
                     conn.autocommit = True
                 rid = self.next_id
                 self.next_id += 1
+                t_sent = now()
                 conn.cursor().execute("INSERT INTO bench_rows (id) VALUES (%s)", (rid,))
-                self.acks.append((rid, now(), self.port, 0.0))
+                self.acks.append((rid, now(), self.port, 0.0, t_sent))
             except (psycopg2.Error, OSError):
                 try:
                     conn.close()
@@ -462,7 +465,7 @@ class Pgha(System):
         def call():
             rc, out, _ = run_cmd([ARGS.pghactl, "switchover", self.dir, "--node", master.name,
                                   "--order", "masterSlave"], timeout=300)
-            return (200 if rc == 0 else (409 if "409" in out else 500)), out
+            return (200 if rc == 0 else (409 if "409" in out or "pause" in out else 500)), out
         return self._maybe_paused(call)
 
     def switchover_rest(self, master, replica):
@@ -490,7 +493,7 @@ class Pgha(System):
         t0 = now()
         rc, out, _ = run_cmd([ARGS.pghactl, "failover", self.dir, "--node", replica.name,
                               "--method", "promote"], timeout=300)
-        if rc != 0 and "409" in out and not paused:
+        if rc != 0 and ("409" in out or "pause" in out) and not paused:
             self.set_pause(True)
             paused = True
             note = "409 unpaused: run paused"
@@ -716,7 +719,7 @@ def max_gap(acks, t_from, t_to):
 def first_ack(acks, t0, port=None):
     """Seconds from t0 to the first row acknowledged over a session opened after t0 (a
     backend of a killed postmaster may still answer for some milliseconds on the old one)."""
-    for _, t, p, conn_at in acks:
+    for _, t, p, conn_at, _ in acks:
         if t >= t0 and conn_at >= t0 and (port is None or p == port):
             return t - t0
     return None
@@ -740,9 +743,10 @@ def scenario_role_change(system, kind):
     else:
         t0, st, text, note = system.manual_failover(m, r)
     t_ret = now() - t0
-    watcher = threading.Thread(target=watch_streaming, args=(m, t0, 120.0, stream))
+    watcher = threading.Thread(target=watch_streaming,
+                               args=(m, t0, 120.0 if st == 200 else 1.0, stream))
     watcher.start()
-    end = now() + 90
+    end = now() + (90 if st == 200 else 1)
     while now() < end and first_ack(w.acks, t0, r.pg_port) is None:
         time.sleep(0.05)
     watcher.join(125)
@@ -776,8 +780,10 @@ def scenario_loss(system, kind):
     if stale:
         stale.start()
     time.sleep(1.5)
+    # How long to wait for the other node: twice the lease and 10 s more (pgha 16 s, Patroni
+    # tuned 30 s, default 70 s); a killed HA process is started again after that at the latest.
     ttl = system.ttl or 30
-    bound = 3 * ttl + 30
+    bound = 2 * ttl + 10
     res = {"note": ""}
     if kind == "node-loss":
         ha = system.ha_pid(m)
@@ -789,6 +795,7 @@ def scenario_loss(system, kind):
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+        t_killed = now()
         end = now() + bound
         while now() < end and first_ack(w.acks, t0, r.pg_port) is None:
             time.sleep(0.05)
@@ -845,9 +852,15 @@ def scenario_loss(system, kind):
     res["gap"] = max_gap(w.acks, t0 - 1.0, now())
     # Rows the old node acknowledged after the event (for a freeze: after it resumed; the
     # writer's own session to it was cut after 1 s, the stale client's was not).
+    if kind == "node-loss":
+        # Answers read after the kill, some for INSERTs in flight at the kill (committed before
+        # it, or by a backend that has not yet seen its postmaster die) ...
+        res["old_acked_any"] = sum(1 for a in acks if a[2] == m.pg_port and a[1] > t0)
+        # ... and, unambiguous, INSERTs sent after the kill that the old node acknowledged.
+        res["old_acked"] = sum(1 for a in acks if a[2] == m.pg_port and a[4] > t_killed)
+    if kind == "freeze":
+        res["old_acked"] = sum(1 for a in acks if a[2] == m.pg_port and a[1] > t_resume)
     if kind in ("node-loss", "freeze"):
-        after = t0 if kind == "node-loss" else t_resume
-        res["old_acked"] = sum(1 for a in acks if a[2] == m.pg_port and a[1] > after)
         # ... and those after the other node had taken its first write: two masters.
         if res["writable"] is not None:
             res["old_acked_late"] = sum(1 for a in acks if a[2] == m.pg_port and
@@ -936,7 +949,8 @@ METRICS = {
                   ("gap", "longest gap between acknowledged writes", "s"),
                   ("lost_before", "rows acknowledged before the kill, missing after", "rows"),
                   ("lost", "acknowledged rows lost (all)", "rows"),
-                  ("old_acked", "rows acknowledged by the old node after the kill", "rows"),
+                  ("old_acked_any", "rows acknowledged by the old node after the kill (answers read after it)", "rows"),
+                  ("old_acked", "... of INSERTs sent after the kill", "rows"),
                   ("old_acked_late", "... of them after the other node's first write", "rows")],
     "freeze": [("writable", "SIGSTOP -> writable on the other node", "s"),
                ("gap", "longest gap between acknowledged writes", "s"),
@@ -1015,7 +1029,7 @@ def report(mode, results, systems, scenarios, out):
             for s in systems:
                 med, lo, hi, n = summary([r.get(key) for r in results[s.label][sc]])
                 meds[s.label] = med
-                if key in ("lost", "lost_before", "old_acked", "old_acked_late"):
+                if key in ("lost", "lost_before", "old_acked", "old_acked_any", "old_acked_late"):
                     tot = sum(r.get(key) or 0 for r in results[s.label][sc])
                     cols.append("%-16s %6s (%s..%s, total %s, n=%d)" % (
                         s.label, fmt(med, unit), fmt(lo, unit), fmt(hi, unit), fmt(tot, unit), n))
