@@ -368,10 +368,14 @@ class System:
         while now() < end:
             roles = {n.name: pg_role(n.pg_port) for n in self.nodes}
             prim = [k for k, v in roles.items() if v == "primary"]
-            if len(prim) == 1 and all(v == "streaming" for k, v in roles.items() if k != prim[0]):
+            if len(prim) == 1 and all(v == "streaming" for k, v in roles.items() if k != prim[0]) \
+                    and self.ready(self.node(prim[0])):
                 return self.node(prim[0])
             time.sleep(0.2)
         return None
+
+    def ready(self, master):
+        return True
 
     def node(self, name):
         return [n for n in self.nodes if n.name == name][0]
@@ -610,6 +614,19 @@ class Patroni(System):
         if self.master(timeout=180) is None:
             raise RuntimeError(self.label + ": no primary with a streaming replica")
 
+    def ready(self, master):
+        """In synchronous mode, Patroni also has to have named the replica its synchronous
+        standby (its switchover refuses another candidate until then)."""
+        if self.mode != "sync":
+            return True
+        st, body = http("GET", self.rest[master.name] + "/cluster", timeout=5)
+        try:
+            members = json.loads(body).get("members", []) if st == 200 else []
+        except ValueError:
+            return False
+        other = self.other(master).name
+        return any(m.get("name") == other and m.get("role") == "sync_standby" for m in members)
+
     def start_patroni(self, n):
         nd = os.path.dirname(n.data_dir)
         env = {"PATH": "/usr/bin:/bin", "HOME": nd, "LC_ALL": "C.UTF-8"}
@@ -799,14 +816,18 @@ def scenario_loss(system, kind):
         end = now() + bound
         while now() < end and first_ack(w.acks, t0, r.pg_port) is None:
             time.sleep(0.05)
+        t_restart = None
         if first_ack(w.acks, t0, r.pg_port) is None:
-            res["note"] = "no write within %d s: HA process restarted" % bound
+            t_restart = now()
+            res["note"] = ("other node not writable within %d s of the loss; old node's HA "
+                           "process started again then" % bound)
         system.restart_ha(m)
         end = now() + 60
         while now() < end and first_ack(w.acks, t0, r.pg_port) is None:
             time.sleep(0.05)
         t_resume = None
     elif kind == "freeze":
+        t_restart = None
         pids, pm = freeze_pids(system, m)
         t0 = now()
         for pid in pids:
@@ -818,7 +839,9 @@ def scenario_loss(system, kind):
         while now() < end and first_ack(w.acks, t0, r.pg_port) is None:
             time.sleep(0.05)
         if first_ack(w.acks, t0, r.pg_port) is None:
-            res["note"] = "no write on the other node within %d s" % bound
+            t_restart = now()
+            res["note"] = ("other node not writable within %d s of the freeze; resumed then" %
+                           bound)
         time.sleep(0.5)
         t_resume = now()
         # Backends the postmaster forked before the freeze, and any forked since (none: frozen).
@@ -830,6 +853,7 @@ def scenario_loss(system, kind):
         time.sleep(5.0)
         res["freeze_s"] = t_resume - t0
     else:  # crash
+        t_restart = None
         pm = postmaster_pid(m.data_dir)
         t0 = now()
         os.kill(pm, signal.SIGKILL)
@@ -848,6 +872,10 @@ def scenario_loss(system, kind):
                        "failed over" if fa else "not writable")
     else:
         res["writable"] = first_ack(w.acks, t0, r.pg_port)
+        if t_restart is not None and res["writable"] is not None:
+            # Writable only once the lost node was back: not a failover; counted as not writable.
+            res["writable_after_return"] = res["writable"]
+            res["writable"] = None
     acks = w.acks + (stale.acks if stale else [])
     res["gap"] = max_gap(w.acks, t0 - 1.0, now())
     # Rows the old node acknowledged after the event (for a freeze: after it resumed; the
@@ -874,6 +902,9 @@ def scenario_loss(system, kind):
     lost_before = lost_rows(system, before, timeout=30) if before else 0
     res["lost"] = lost_all
     res["lost_before"] = lost_before
+    fm = system.master(timeout=5)
+    if fm is not None and fm.name == m.name and kind != "crash":
+        res["note"] = (res["note"] + "; " if res["note"] else "") + "the old master ended as master"
     if lost_all is None:
         res["error"] = "the cluster did not come back to a master with a streaming replica"
     return res
@@ -946,6 +977,7 @@ METRICS = {
                  ("gap", "longest gap between acknowledged writes", "s"),
                  ("lost", "acknowledged rows lost", "rows")],
     "node-loss": [("writable", "kill -9 -> writable on the other node", "s"),
+                  ("writable_after_return", "kill -9 -> writable, only after the lost node came back", "s"),
                   ("gap", "longest gap between acknowledged writes", "s"),
                   ("lost_before", "rows acknowledged before the kill, missing after", "rows"),
                   ("lost", "acknowledged rows lost (all)", "rows"),
@@ -953,6 +985,7 @@ METRICS = {
                   ("old_acked", "... of INSERTs sent after the kill", "rows"),
                   ("old_acked_late", "... of them after the other node's first write", "rows")],
     "freeze": [("writable", "SIGSTOP -> writable on the other node", "s"),
+               ("writable_after_return", "SIGSTOP -> writable, only after the old node resumed", "s"),
                ("gap", "longest gap between acknowledged writes", "s"),
                ("lost_before", "rows acknowledged before the freeze, missing after", "rows"),
                ("lost", "acknowledged rows lost (all)", "rows"),
