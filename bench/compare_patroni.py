@@ -362,14 +362,15 @@ class System:
     label = "?"
     ttl = None
 
-    def master(self, timeout=60.0):
-        """The one primary, once the other node streams from it (None after timeout)."""
+    def master(self, timeout=60.0, strict=True):
+        """The one primary, once the other node streams from it (None after timeout); strict:
+        also ready for the next run (Patroni in sync mode: its sync_standby named)."""
         end = now() + timeout
         while now() < end:
             roles = {n.name: pg_role(n.pg_port) for n in self.nodes}
             prim = [k for k, v in roles.items() if v == "primary"]
             if len(prim) == 1 and all(v == "streaming" for k, v in roles.items() if k != prim[0]) \
-                    and self.ready(self.node(prim[0])):
+                    and (not strict or self.ready(self.node(prim[0]))):
                 return self.node(prim[0])
             time.sleep(0.2)
         return None
@@ -703,7 +704,7 @@ def ids(n=10 ** 7):
 
 def lost_rows(system, acked_ids, timeout=60.0):
     """Acknowledged ids that the current master does not have (None: no master to ask)."""
-    m = system.master(timeout=timeout)
+    m = system.master(timeout=timeout, strict=False)
     if m is None:
         return None
     lo, hi = min(acked_ids), max(acked_ids)
@@ -902,7 +903,7 @@ def scenario_loss(system, kind):
     lost_before = lost_rows(system, before, timeout=30) if before else 0
     res["lost"] = lost_all
     res["lost_before"] = lost_before
-    fm = system.master(timeout=5)
+    fm = system.master(timeout=5, strict=False)
     if fm is not None and fm.name == m.name and kind != "crash":
         res["note"] = (res["note"] + "; " if res["note"] else "") + "the old master ended as master"
     if lost_all is None:
