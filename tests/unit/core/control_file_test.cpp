@@ -28,10 +28,22 @@ namespace cl = pgha::control_layout;
 namespace {
 
 constexpr int kMajors[] = {10, 11, 12, 13, 14, 15, 16, 17, 18};
-constexpr const char* kCases[] = {"shutdown", "running"};
 
 std::string CasePath(int major, const std::string& name, const std::string& ext) {
   return FixturePath("pg" + std::to_string(major) + "/control/" + name + ext);
+}
+
+// The cases of `major`'s fixtures: the names of its .pg_control files.
+std::vector<std::string> CasesOf(int major) {
+  std::vector<std::string> names;
+  for (const std::string& file : pgha::test::ListFiles(
+           FixturePath("pg" + std::to_string(major) + "/control"), ".pg_control")) {
+    std::string base = file.substr(file.find_last_of('/') + 1);
+    names.push_back(base.substr(0, base.size() - std::string(".pg_control").size()));
+  }
+  // shutdown, running, standby; 11 and later also promoted (tests/fixtures/README.md)
+  REQUIRE(names.size() == (major >= 11 ? 4u : 3u));
+  return names;
 }
 
 // A JSON value as pg_controldata would print it; bools as the label spells them.
@@ -131,7 +143,7 @@ void CheckFields(const ControlData& c, const json& sql, int major) {
   }
 }
 
-std::vector<std::uint8_t> Pg(int major, const char* name) {
+std::vector<std::uint8_t> Pg(int major, const std::string& name) {
   return ReadBytes(CasePath(major, name, ".pg_control"));
 }
 
@@ -156,7 +168,7 @@ pgha::Error DecodeError(const std::vector<std::uint8_t>& bytes) {
 
 TEST_CASE("pg_control of PostgreSQL 10-18 decodes as their pg_control_*() functions said") {
   for (int major : kMajors) {
-    for (const char* name : kCases) {
+    for (const std::string& name : CasesOf(major)) {
       CAPTURE(major);
       CAPTURE(name);
       json sidecar = json::parse(ReadText(CasePath(major, name, ".json")));
@@ -177,18 +189,30 @@ TEST_CASE("pg_control layouts: 13 to 16 share 1300, the others have a version ea
     CHECK(major <= spec->last_major);
   }
   CHECK(ControlData::Decode(Pg(10, "running")).checkpoint != Lsn());
-  // The running copies hold an online checkpoint, the shut-down ones a shutdown checkpoint,
-  // whose REDO is the checkpoint record itself.
+  // What makes each case worth having: a shutdown checkpoint, whose REDO is the checkpoint
+  // record itself; a standby's minimum recovery point; a new timeline. So the fields compared
+  // above were not all zero or one.
   for (int major : kMajors) {
+    CAPTURE(major);
     ControlData down = ControlData::Decode(Pg(major, "shutdown"));
     CHECK(down.redo == down.checkpoint);
     CHECK(down.CleanlyShutDown());
     CHECK_FALSE(ControlData::Decode(Pg(major, "running")).CleanlyShutDown());
+    ControlData standby = ControlData::Decode(Pg(major, "standby"));
+    CHECK(standby.state == pgha::ClusterState::kInArchiveRecovery);
+    CHECK(standby.min_recovery_end > standby.redo);
+    CHECK(standby.min_recovery_end_timeline == 1);
+    if (major >= 11) {
+      ControlData promoted = ControlData::Decode(Pg(major, "promoted"));
+      CHECK(promoted.timeline == 2);
+      CHECK(promoted.redo_wal_file.substr(0, 8) == "00000002");
+      CHECK(promoted.system_identifier == down.system_identifier);
+    }
   }
 }
 
 TEST_CASE("pg_control of Debian's 15 decodes to what its pg_controldata printed") {
-  for (const char* name : kCases) {
+  for (const std::string& name : CasesOf(15)) {
     CAPTURE(name);
     ControlData decoded = ControlData::Decode(Pg(15, name));
     ControlData parsed = ControlData::Parse(ReadText(CasePath(15, name, ".txt")));
