@@ -64,7 +64,8 @@ struct PGHA_API ControlData {
   std::uint32_t wal_block_size = 0;          ///< "WAL block size"
   std::uint32_t data_checksum_version = 0;   ///< "Data page checksum version"
   /// Every "label: value" line, value trimmed. Decode writes the lines pg_controldata of the
-  /// file's major prints, spelled as `LC_ALL=C TZ=UTC pg_controldata` spells them.
+  /// file's major prints, spelled as `LC_ALL=C TZ=UTC pg_controldata` spells them, except
+  /// "Mock authentication nonce" (an authentication secret, of no use to HA).
   std::map<std::string, std::string> fields;
 
   /// Parses pg_controldata output in the C locale. Lines are split at the first ':' and

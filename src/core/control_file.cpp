@@ -51,7 +51,6 @@ class Reader {
   std::int64_t I64(cl::Field f) const { return static_cast<std::int64_t>(U64(f)); }
   Lsn LsnAt(cl::Field f) const { return Lsn(U64(f)); }
   bool Bool(cl::Field f) const { return data_[Offset(f)] != 0; }
-  const std::uint8_t* Bytes(cl::Field f) const { return data_ + Offset(f); }
 
  private:
   const std::uint8_t* data_;
@@ -270,13 +269,7 @@ void WriteSettingLines(const Reader& r, const ControlData& c,
   if (r.Has(cl::kFloat4ByVal)) put(kFloat4ByVal, by_value(cl::kFloat4ByVal));
   put(kFloat8ByVal, by_value(cl::kFloat8ByVal));
   put(kDataChecksumVersion, std::to_string(c.data_checksum_version));
-  std::string nonce;
-  for (std::size_t i = 0; i < cl::kMockAuthNonceLen; ++i) {
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02x", r.Bytes(cl::kMockAuthNonce)[i]);
-    nonce += hex;
-  }
-  put(kMockAuthNonce, nonce);
+  // Not kMockAuthNonce: an authentication secret (SCRAM's mock salt), of no use to HA.
   if (r.Has(cl::kDefaultCharSignedness)) {
     put(kCharSignedness, r.Bool(cl::kDefaultCharSignedness) ? "signed" : "unsigned");
   }

@@ -216,7 +216,9 @@ TEST_CASE("pg_control of Debian's 15 decodes to what its pg_controldata printed"
     CAPTURE(name);
     ControlData decoded = ControlData::Decode(Pg(15, name));
     ControlData parsed = ControlData::Parse(ReadText(CasePath(15, name, ".txt")));
-    CHECK(decoded.fields == parsed.fields);  // every line, as LC_ALL=C TZ=UTC prints it
+    // Every line, as LC_ALL=C TZ=UTC prints it, but the nonce, which Decode leaves out.
+    REQUIRE(parsed.fields.erase("Mock authentication nonce") == 1);
+    CHECK(decoded.fields == parsed.fields);
     CHECK(decoded.control_version == parsed.control_version);
     CHECK(decoded.catalog_version == parsed.catalog_version);
     CHECK(decoded.system_identifier == parsed.system_identifier);
