@@ -48,6 +48,7 @@ make_runnable_by_postgres() {
   local bin=$1 d
   [ "$(id -u)" = 0 ] || return 0
   id "$run_as" >/dev/null 2>&1 || { log "no $run_as account: skipping the check"; return 0; }
+  command -v runuser >/dev/null || die "runuser (util-linux) is needed to check the $run_as account"
   d=$bin
   while [ "$d" != / ]; do
     d=$(dirname "$d")
