@@ -204,6 +204,25 @@ int pgha_control_data_parse(const char* text, size_t len, pgha_control_data* out
   });
 }
 
+int pgha_control_data_decode(const uint8_t* data, size_t len, int verify_checksum,
+                             pgha_control_data* out) {
+  return Guard([&] {
+    Require(out, "out");
+    CheckVersion(out->version, "pgha_control_data");
+    if (len > 0) Require(data, "data");
+    pgha::capi::FillControlData(pgha::ControlData::Decode(data, len, verify_checksum != 0), out);
+  });
+}
+
+int pgha_control_data_read(const char* path, pgha_control_data* out) {
+  return Guard([&] {
+    Require(path, "path");
+    Require(out, "out");
+    CheckVersion(out->version, "pgha_control_data");
+    pgha::capi::FillControlData(pgha::ControlData::Read(path), out);
+  });
+}
+
 const char* pgha_cluster_state_name(int cluster_state) {
   if (cluster_state < 0 || cluster_state > static_cast<int>(pgha::ClusterState::kInProduction)) {
     return nullptr;

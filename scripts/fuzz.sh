@@ -20,7 +20,7 @@ build=build-fuzz
 out=$PWD/$build/fuzz-out
 bin=$PWD/$build/bin
 crashes=$PWD/$build/fuzz-crashes
-targets=(fuzz_slot_state fuzz_timeline_history fuzz_control_data fuzz_lsn_wal_name
+targets=(fuzz_slot_state fuzz_timeline_history fuzz_control_data fuzz_control_file fuzz_lsn_wal_name
          fuzz_wal_scan fuzz_http)
 [ -d "$fixtures/pg15" ] || { echo "fuzz.sh: no fixtures in $fixtures (set PGHA_FIXTURES_DIR)" >&2; exit 2; }
 
@@ -57,6 +57,9 @@ make_corpora() {
     { printf "\\x$(printf %02x "$tli")"; cat "$f"; } > "$out/fuzz_timeline_history/corpus/$(basename "$f")"
   done
   cp "$fixtures"/pg15/controldata/*.txt "$out/fuzz_control_data/corpus/"
+  for f in "$fixtures"/pg*/control/*.pg_control; do
+    cp "$f" "$out/fuzz_control_file/corpus/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")"
+  done
   { awk -F'\t' 'NR > 1 { print $4; print $5 }' "$fixtures/pg15/wal-names/pg_walfile_name.tsv"
     grep -v '^[#[]' "$fixtures/pg15/wal-names/wal-file-listing.txt"
     ls "$fixtures/pg15/wal-names" | grep '\.backup$'

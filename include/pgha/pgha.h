@@ -161,6 +161,13 @@ typedef struct pgha_control_data {
 
 /* Parses `LC_ALL=C pg_controldata` output. */
 PGHA_C_API int pgha_control_data_parse(const char* text, size_t len, pgha_control_data* out);
+/* Decodes the bytes of global/pg_control (PostgreSQL 10-18 layouts; CRC-32C checked unless
+ * `verify_checksum` is 0): -PGHA_E_BAD_INPUT for a short file, an unknown version or a CRC
+ * mismatch, the message saying which. */
+PGHA_C_API int pgha_control_data_decode(const uint8_t* data, size_t len, int verify_checksum,
+                                        pgha_control_data* out);
+/* Reads and decodes a global/pg_control file (-PGHA_E_NOT_FOUND, -PGHA_E_IO, -PGHA_E_BAD_INPUT). */
+PGHA_C_API int pgha_control_data_read(const char* path, pgha_control_data* out);
 /* pg_controldata's spelling of a cluster state ("in production"); static storage. */
 PGHA_C_API const char* pgha_cluster_state_name(int cluster_state);
 

@@ -1,6 +1,8 @@
 #include "inspect.hpp"
 
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "pgha/control_data.hpp"
@@ -67,20 +69,37 @@ json DescribeHistory(const std::string& name, std::string_view text) {
   return {{"type", "timeline_history"}, {"timeline", h.timeline()}, {"entries", entries}};
 }
 
-json DescribeControlData(std::string_view text) {
-  ControlData c = ControlData::Parse(text);
-  return {{"type", "control_data"},
+json OptionalNumber(const std::optional<std::int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// `type` is "control_data" for pg_controldata's text, "pg_control" for the binary file.
+json DescribeControlData(const ControlData& c, std::string_view type) {
+  return {{"type", type},
           {"pg_control_version", c.control_version},
+          {"postgres_major_at_least", c.MajorVersionLowerBound()},
+          {"catalog_version", c.catalog_version},
           {"system_identifier", std::to_string(c.system_identifier)},
           {"cluster_state", ClusterStateName(c.state)},
+          {"last_modified", OptionalNumber(c.last_modified)},
           {"checkpoint", c.checkpoint.ToString()},
           {"redo", c.redo.ToString()},
           {"redo_wal_file", c.redo_wal_file},
           {"timeline", c.timeline},
           {"prev_timeline", c.prev_timeline},
           {"current_timeline", c.CurrentTimeline()},
+          {"full_page_writes", c.full_page_writes},
+          {"next_xid", c.next_xid},
+          {"checkpoint_time", OptionalNumber(c.checkpoint_time)},
           {"min_recovery_end", c.min_recovery_end.ToString()},
           {"min_recovery_end_timeline", c.min_recovery_end_timeline},
+          {"backup_start", c.backup_start.ToString()},
+          {"backup_end", c.backup_end.ToString()},
+          {"end_of_backup_required", c.end_of_backup_required},
+          {"wal_level", c.wal_level},
+          {"wal_log_hints", c.wal_log_hints},
+          {"block_size", c.block_size},
+          {"wal_block_size", c.wal_block_size},
           {"wal_segment_size", c.wal_segment_size},
           {"data_checksum_version", c.data_checksum_version},
           {"fields", c.fields}};
@@ -128,13 +147,19 @@ json Inspect(const std::string& path, const std::vector<std::uint8_t>& bytes) {
     return DescribeHistory(name, text);
   }
   if (text.find("pg_control version number:") != std::string_view::npos) {
-    return DescribeControlData(text);
+    return DescribeControlData(ControlData::Parse(text), "control_data");
+  }
+  // A file named pg_control is decoded (and its errors told); another name only when it
+  // decodes, CRC-32C included.
+  if (name == "pg_control") return DescribeControlData(ControlData::Decode(bytes), "pg_control");
+  if (auto c = ControlData::TryDecode(bytes.data(), bytes.size()); c.ok()) {
+    return DescribeControlData(c.value(), "pg_control");
   }
   if (LooksLikeWalSegment(bytes)) return DescribeSegment(path, bytes);
   throw Error(ErrorCode::kBadInput,
               "\"" + path +
-                  "\" is not a slot state file, a timeline history file, a WAL segment "
-                  "or pg_controldata output");
+                  "\" is not a slot state file, a timeline history file, a WAL segment, "
+                  "pg_control or pg_controldata output");
 }
 
 }  // namespace pgha::cli

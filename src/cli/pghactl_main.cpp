@@ -17,7 +17,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: pghactl inspect PATH    describe a slot state file, timeline history file, WAL\n"
-    "                               segment or pg_controldata output as JSON ('-': stdin)\n"
+    "                               segment, global/pg_control or pg_controldata output as\n"
+    "                               JSON ('-': stdin)\n"
     "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--tls]\n"
     "                        [--synchronous] [--wal-segsize MB] [--etcd [--etcd-members N]]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"

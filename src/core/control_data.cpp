@@ -7,33 +7,17 @@
 #include <optional>
 #include <string>
 
+#include "control_labels.hpp"
 #include "text.hpp"
 
 namespace pgha {
 
 namespace {
 
-// The labels of the ControlData fields. All are printed by 10-18, except kPriorCheckpoint
-// (10 only). Labels that other versions add or drop (10-12 "Float4 argument passing",
-// 12+ "max_wal_senders setting", 18 "Default char data signedness") are kept in `fields`.
-constexpr std::string_view kControlVersion = "pg_control version number";
-constexpr std::string_view kCatalogVersion = "Catalog version number";
-constexpr std::string_view kSystemIdentifier = "Database system identifier";
-constexpr std::string_view kState = "Database cluster state";
-constexpr std::string_view kCheckpoint = "Latest checkpoint location";
-constexpr std::string_view kPriorCheckpoint = "Prior checkpoint location";
-constexpr std::string_view kRedo = "Latest checkpoint's REDO location";
-constexpr std::string_view kRedoWalFile = "Latest checkpoint's REDO WAL file";
-constexpr std::string_view kTimeline = "Latest checkpoint's TimeLineID";
-constexpr std::string_view kPrevTimeline = "Latest checkpoint's PrevTimeLineID";
-constexpr std::string_view kNextXid = "Latest checkpoint's NextXID";
-constexpr std::string_view kMinRecoveryEnd = "Minimum recovery ending location";
-constexpr std::string_view kMinRecoveryEndTimeline = "Min recovery ending loc's timeline";
-constexpr std::string_view kWalLevel = "wal_level setting";
-constexpr std::string_view kWalLogHints = "wal_log_hints setting";
-constexpr std::string_view kWalSegmentSize = "Bytes per WAL segment";
-constexpr std::string_view kWalBlockSize = "WAL block size";
-constexpr std::string_view kDataChecksumVersion = "Data page checksum version";
+// The labels of the ControlData fields are printed by 10-18, except kPriorCheckpoint (10 only).
+// Labels that other versions add or drop (10-12 "Float4 argument passing", 12+ "max_wal_senders
+// setting", 18 "Default char data signedness") are kept in `fields`.
+using namespace control_labels;  // NOLINT(google-build-using-namespace): the label table
 
 constexpr ClusterState kAllStates[] = {
     ClusterState::kStartingUp,   ClusterState::kShutDown,        ClusterState::kShutDownInRecovery,
@@ -58,6 +42,7 @@ class Lines {
   std::uint32_t U32(std::string_view label) const;
   Lsn LsnValue(std::string_view label) const;
   bool OnOff(std::string_view label) const;
+  bool YesNo(std::string_view label) const;
 
  private:
   std::map<std::string, std::string>* fields_;
@@ -125,6 +110,13 @@ bool Lines::OnOff(std::string_view label) const {
   Bad(label, "is neither on nor off");
 }
 
+bool Lines::YesNo(std::string_view label) const {
+  std::string_view v = Text(label);
+  if (v == "yes") return true;
+  if (v == "no") return false;
+  Bad(label, "is neither yes nor no");
+}
+
 std::optional<ClusterState> ParseClusterState(std::string_view text) {
   for (ClusterState s : kAllStates) {
     if (ClusterStateName(s) == text) return s;
@@ -152,6 +144,13 @@ void ReadCheckpoint(const Lines& lines, ControlData* out) {
   if (!IsEpochXid(out->next_xid)) lines.Bad(kNextXid, "is not epoch:xid");
   out->min_recovery_end = lines.LsnValue(kMinRecoveryEnd);
   out->min_recovery_end_timeline = lines.U32(kMinRecoveryEndTimeline);
+  // Printed by 10-18 too, but not required of the text: inputs that passed before still do.
+  if (lines.Has(kFullPageWrites)) out->full_page_writes = lines.OnOff(kFullPageWrites);
+  if (lines.Has(kBackupStart)) out->backup_start = lines.LsnValue(kBackupStart);
+  if (lines.Has(kBackupEnd)) out->backup_end = lines.LsnValue(kBackupEnd);
+  if (lines.Has(kEndOfBackupRequired)) {
+    out->end_of_backup_required = lines.YesNo(kEndOfBackupRequired);
+  }
 }
 
 // The REDO WAL file is XLogFileName(checkpoint TLI, XLByteToSeg(redo)): check the name and
@@ -179,6 +178,7 @@ void ReadSettings(const Lines& lines, ControlData* out) {
     lines.Bad(kWalSegmentSize, "is not a power of two from 1 MiB to 1 GiB");
   }
   out->wal_block_size = lines.U32(kWalBlockSize);
+  if (lines.Has(kBlockSize)) out->block_size = lines.U32(kBlockSize);
   out->data_checksum_version = lines.U32(kDataChecksumVersion);
 }
 

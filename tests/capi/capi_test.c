@@ -162,6 +162,41 @@ static void test_control_data(const char* fixtures) {
   free(text);
 }
 
+/* Debian 15's global/pg_control decoded, against pg_controldata's output of the same file. */
+static void test_control_file(const char* fixtures) {
+  char path[1024];
+  size_t len = 0, txt_len = 0;
+  char* text;
+  uint8_t* bytes;
+  pgha_control_data from_file, from_text;
+  snprintf(path, sizeof path, "%s/pg15/control/running.txt", fixtures);
+  text = read_file(path, &txt_len);
+  snprintf(path, sizeof path, "%s/pg15/control/running.pg_control", fixtures);
+  bytes = (uint8_t*)read_file(path, &len);
+  CHECK(text != NULL && bytes != NULL);
+  if (text == NULL || bytes == NULL) return;
+  memset(&from_file, 0, sizeof from_file);
+  memset(&from_text, 0, sizeof from_text);
+  from_file.version = from_text.version = PGHA_STRUCT_VERSION;
+  CHECK(pgha_control_data_read(path, &from_file) == PGHA_OK);
+  CHECK(pgha_control_data_parse(text, txt_len, &from_text) == PGHA_OK);
+  CHECK(from_file.checkpoint == from_text.checkpoint && from_file.redo == from_text.redo);
+  CHECK(from_file.system_identifier == from_text.system_identifier);
+  CHECK(strcmp(from_file.redo_wal_file, from_text.redo_wal_file) == 0);
+  CHECK(from_file.wal_segment_size == from_text.wal_segment_size);
+  CHECK(from_file.cluster_state == from_text.cluster_state);
+  CHECK(pgha_control_data_decode(bytes, len, 1, &from_file) == PGHA_OK);
+  bytes[40] ^= 1;
+  CHECK(pgha_control_data_decode(bytes, len, 1, &from_file) == -PGHA_E_BAD_INPUT);
+  CHECK(strstr(pgha_last_error(), "CRC-32C mismatch") != NULL);
+  CHECK(pgha_control_data_decode(bytes, len, 0, &from_file) == PGHA_OK);
+  CHECK(pgha_control_data_decode(bytes, 100, 0, &from_file) == -PGHA_E_BAD_INPUT);
+  snprintf(path, sizeof path, "%s/pg15/control/no-such-file", fixtures);
+  CHECK(pgha_control_data_read(path, &from_file) == -PGHA_E_NOT_FOUND);
+  free(bytes);
+  free(text);
+}
+
 static void test_slots(const char* fixtures) {
   char path[1024];
   size_t len = 0;
@@ -267,6 +302,7 @@ int main(int argc, char** argv) {
   test_wal_names();
   test_history(fixtures);
   test_control_data(fixtures);
+  test_control_file(fixtures);
   test_slots(fixtures);
   test_node_states();
   test_instance_stopped();

@@ -143,6 +143,28 @@ def test_controldata_fixtures(fixtures):
             assert cd.current_timeline == side["live"]["insert_timeline"]
 
 
+@pytest.mark.parametrize("major", [10, 11, 12, 13, 14, 15, 16, 17, 18])
+def test_pg_control_fixtures(fixtures, major, tmp_path):
+    paths = sorted((fixtures / f"pg{major}" / "control").glob("*.pg_control"))
+    assert len(paths) == (4 if major >= 11 else 3)
+    for path in paths:
+        sql = json.loads(path.with_suffix(".json").read_text())["sql"]
+        cd = pgha.ControlData.read(str(path))
+        assert cd.control_version == sql["system"]["pg_control_version"]
+        assert str(cd.redo) == sql["checkpoint"]["redo_lsn"]
+        assert cd.checkpoint_time == sql["epoch"]["checkpoint_time"]
+        assert cd.full_page_writes is sql["checkpoint"]["full_page_writes"]
+        assert cd.wal_segment_size == sql["init"]["bytes_per_wal_segment"]
+        assert pgha.ControlData.from_bytes(path.read_bytes()).checkpoint == cd.checkpoint
+    data = bytearray(path.read_bytes())
+    data[33] ^= 1
+    with pytest.raises(pgha.BadInputError, match="CRC-32C mismatch"):
+        pgha.ControlData.from_bytes(bytes(data))
+    assert pgha.ControlData.from_bytes(bytes(data), verify_checksum=False).checkpoint != cd.checkpoint
+    with pytest.raises(pgha.NotFoundError):
+        pgha.ControlData.read_data_directory(str(tmp_path))
+
+
 # ---- slot state files ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("major", [10, 11, 12, 13, 14, 15, 16, 17, 18])

@@ -54,6 +54,31 @@ def test_controldata(fixtures):
     assert got["current_timeline"] == side["live"]["insert_timeline"]
 
 
+@pytest.mark.parametrize("major", range(10, 19))
+def test_pg_control_files(fixtures, major, tmp_path):
+    paths = sorted((fixtures / f"pg{major}" / "control").glob("*.pg_control"))
+    assert len(paths) == (4 if major >= 11 else 3)
+    for path in paths:
+        side = json.loads(path.with_suffix(".json").read_text())
+        got = inspect(path)
+        assert got["type"] == "pg_control"
+        assert got["cluster_state"] == side["state"]
+        assert got["pg_control_version"] == side["sql"]["system"]["pg_control_version"]
+        assert got["system_identifier"] == str(side["sql"]["system"]["system_identifier"])
+        assert got["checkpoint"] == side["sql"]["checkpoint"]["checkpoint_lsn"]
+        assert got["redo_wal_file"] == side["sql"]["checkpoint"]["redo_wal_file"]
+        assert got["checkpoint_time"] == side["sql"]["epoch"]["checkpoint_time"]
+        assert got["wal_segment_size"] == side["sql"]["init"]["bytes_per_wal_segment"]
+    # named pg_control, a damaged file is decoded and its CRC error told
+    damaged = tmp_path / "global" / "pg_control"
+    damaged.parent.mkdir()
+    data = bytearray(path.read_bytes())
+    data[40] ^= 1
+    damaged.write_bytes(bytes(data))
+    res = subprocess.run([str(PGHACTL), "inspect", str(damaged)], capture_output=True, text=True)
+    assert res.returncode == 1 and "CRC-32C mismatch" in res.stderr
+
+
 def test_refuses_other_files(tmp_path):
     junk = tmp_path / "junk"
     junk.write_bytes(b"not a postgres file")

@@ -120,21 +120,34 @@ class TimelineHistory:
 class ControlData:
     @staticmethod
     def parse(text: str) -> ControlData: ...
+    @staticmethod
+    def from_bytes(data: bytes, verify_checksum: bool = True) -> ControlData: ...
+    @staticmethod
+    def read(path: str, verify_checksum: bool = True) -> ControlData: ...
+    @staticmethod
+    def read_data_directory(data_dir: str, verify_checksum: bool = True) -> ControlData: ...
     control_version: int
     catalog_version: int
     system_identifier: int
     state: str
+    last_modified: Optional[int]  # Unix seconds; None from parse()
     checkpoint: Lsn
     prior_checkpoint: Optional[Lsn]
     redo: Lsn
     redo_wal_file: str
     timeline: int
     prev_timeline: int
+    full_page_writes: bool
     next_xid: str
+    checkpoint_time: Optional[int]  # Unix seconds; None from parse()
     min_recovery_end: Lsn
     min_recovery_end_timeline: int
+    backup_start: Lsn
+    backup_end: Lsn
+    end_of_backup_required: bool
     wal_level: str
     wal_log_hints: bool
+    block_size: int
     wal_segment_size: int
     wal_block_size: int
     data_checksum_version: int

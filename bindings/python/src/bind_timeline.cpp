@@ -1,5 +1,7 @@
 #include <pybind11/stl.h>
 
+#include <cstdint>
+#include <string_view>
 #include <variant>
 
 #include "bindings.hpp"
@@ -56,24 +58,44 @@ void BindTimeline(pb::module_& m) {
 }
 
 void BindControlData(pb::module_& m) {
-  pb::class_<ControlData>(m, "ControlData", "pg_controldata output, parsed.")
+  pb::class_<ControlData>(m, "ControlData",
+                          "global/pg_control decoded, or pg_controldata output parsed.")
       .def_static("parse", &ControlData::Parse, pb::arg("text"))
+      .def_static(
+          "from_bytes",
+          [](const pb::bytes& data, bool verify) {
+            std::string_view v = data;
+            return ControlData::Decode(reinterpret_cast<const std::uint8_t*>(v.data()), v.size(),
+                                       verify);
+          },
+          pb::arg("data"), pb::arg("verify_checksum") = true)
+      .def_static("read", &ControlData::Read, pb::arg("path"), pb::arg("verify_checksum") = true,
+                  pb::call_guard<pb::gil_scoped_release>())
+      .def_static("read_data_directory", &ControlData::ReadDataDirectory, pb::arg("data_dir"),
+                  pb::arg("verify_checksum") = true, pb::call_guard<pb::gil_scoped_release>())
       .def_readonly("control_version", &ControlData::control_version)
       .def_readonly("catalog_version", &ControlData::catalog_version)
       .def_readonly("system_identifier", &ControlData::system_identifier)
       .def_property_readonly(
           "state", [](const ControlData& c) { return std::string(ClusterStateName(c.state)); })
+      .def_readonly("last_modified", &ControlData::last_modified)
       .def_readonly("checkpoint", &ControlData::checkpoint)
       .def_readonly("prior_checkpoint", &ControlData::prior_checkpoint)
       .def_readonly("redo", &ControlData::redo)
       .def_readonly("redo_wal_file", &ControlData::redo_wal_file)
       .def_readonly("timeline", &ControlData::timeline)
       .def_readonly("prev_timeline", &ControlData::prev_timeline)
+      .def_readonly("full_page_writes", &ControlData::full_page_writes)
       .def_readonly("next_xid", &ControlData::next_xid)
+      .def_readonly("checkpoint_time", &ControlData::checkpoint_time)
       .def_readonly("min_recovery_end", &ControlData::min_recovery_end)
       .def_readonly("min_recovery_end_timeline", &ControlData::min_recovery_end_timeline)
+      .def_readonly("backup_start", &ControlData::backup_start)
+      .def_readonly("backup_end", &ControlData::backup_end)
+      .def_readonly("end_of_backup_required", &ControlData::end_of_backup_required)
       .def_readonly("wal_level", &ControlData::wal_level)
       .def_readonly("wal_log_hints", &ControlData::wal_log_hints)
+      .def_readonly("block_size", &ControlData::block_size)
       .def_readonly("wal_segment_size", &ControlData::wal_segment_size)
       .def_readonly("wal_block_size", &ControlData::wal_block_size)
       .def_readonly("data_checksum_version", &ControlData::data_checksum_version)
