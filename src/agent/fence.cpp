@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <vector>
 
@@ -63,6 +65,56 @@ std::optional<pid_t> PostmasterOf(const std::string& data_dir) {
   const std::string base = "/proc/" + std::to_string(pid);
   if (LinkOf(base + "/cwd") != data_dir || !IsPostgres(LinkOf(base + "/exe"))) return std::nullopt;
   return static_cast<pid_t>(pid);
+}
+
+// Field `index` (1-based, as proc(5) counts) of /proc/<pid>/stat; -1 when unreadable.
+long long StatField(pid_t pid, int index) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t close = text.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= index; ++i) {
+    if (!(rest >> field)) return -1;
+  }
+  try {
+    return std::stoll(field);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Now, in the clock ticks of /proc/<pid>/stat's start times.
+long long TicksSinceBoot() {
+  std::ifstream in("/proc/uptime");
+  double seconds = 0;
+  if (!(in >> seconds)) return -1;
+  return static_cast<long long>(seconds * static_cast<double>(::sysconf(_SC_CLK_TCK)));
+}
+
+// What a dead postmaster left running in `data_dir`: its backends, which answer their sessions
+// (and may acknowledge a commit) until they notice. Processes started after `before` (a new
+// postmaster and its children, which the agent may be starting) and those of the postmaster
+// that runs there now are spared.
+void KillOrphans(const std::string& data_dir, long long before) {
+  std::optional<pid_t> pm = PostmasterOf(data_dir);
+  for (pid_t p : ServerProcesses(data_dir)) {
+    if (pm && (p == *pm || StatField(p, 4) == *pm)) continue;
+    const long long started = StatField(p, 22);
+    if (started < 0 || started > before) continue;
+    ::kill(p, SIGKILL);
+  }
+}
+
+// A pidfd of `pid` (readable once it exits), -1 when the kernel has none.
+int PidFd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
 }
 
 bool WriteAll(int fd, const std::string& text) {
@@ -156,6 +208,17 @@ int RunFenceGuard(const std::string& data_dir) {
   Clock::time_point fence_by{};
   bool agent_gone = false;
   std::string buffer;
+  std::error_code ec;
+  const std::string dir = std::filesystem::canonical(data_dir, ec).string();
+  // While armed, the guard also watches the postmaster: when it dies (kill -9, a crash) its
+  // backends, which go on answering their sessions until they notice, are killed at once.
+  int pm_fd = -1;
+  pid_t watched = 0;
+  auto unwatch = [&] {
+    if (pm_fd >= 0) ::close(pm_fd);
+    pm_fd = -1;
+    watched = 0;
+  };
   auto fence = [&] {
     std::optional<pid_t> pm = FencePostmaster(data_dir);
     std::cerr << "pgha fence guard: the leader lease may have expired: "
@@ -172,17 +235,29 @@ int RunFenceGuard(const std::string& data_dir) {
         return 0;
       }
       timeout = static_cast<int>(std::min<long long>(left.count() + 1, 1000));
-    } else if (agent_gone) {
-      return 0;
+      if (!ec) {
+        std::optional<pid_t> pm = PostmasterOf(dir);
+        if (pm && *pm != watched) {
+          unwatch();
+          pm_fd = PidFd(*pm);
+          if (pm_fd >= 0) watched = *pm;
+        }
+      }
+    } else {
+      unwatch();
+      if (agent_gone) return 0;
     }
-    if (agent_gone) {
-      ::usleep(static_cast<useconds_t>(timeout) * 1000);
-      continue;
-    }
-    pollfd p{0, POLLIN, 0};
-    int n = ::poll(&p, 1, timeout);
+    pollfd p[2] = {{agent_gone ? -1 : 0, POLLIN, 0}, {pm_fd, POLLIN, 0}};
+    int n = ::poll(p, 2, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) continue;  // the clock is checked at the top
+    if (pm_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      KillOrphans(dir, TicksSinceBoot());
+      std::cerr << "pgha fence guard: postmaster " << watched
+                << " died: killed what it left running (" << data_dir << ")\n";
+      unwatch();
+    }
+    if (agent_gone || (p[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
     char chunk[512];
     ssize_t got = ::read(0, chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;

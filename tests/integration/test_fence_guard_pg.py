@@ -9,6 +9,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import threading
 import time
 
 import psycopg2
@@ -132,3 +133,42 @@ def test_a_guard_stopped_past_its_moment_fences_as_soon_as_it_runs(pg):
     os.kill(g.pid, signal.SIGCONT)
     assert g.wait(timeout=20) == 0
     gone(s)
+
+
+def test_an_armed_guard_kills_what_a_dead_postmaster_left_running(pg):
+    """kill -9 of the postmaster leaves its backends running until they notice, and one busy
+    with a statement finishes it and acknowledges the commit. The armed guard watches the
+    postmaster (a pidfd) and kills them the moment it dies, long before its lease moment."""
+    s, conn = running_server(pg)
+    g = guard(s)
+    order(g, f"arm {time.monotonic_ns() + 60_000_000_000}")
+    pm = int((pathlib.Path(s.data) / "postmaster.pid").read_text().split("\n", 1)[0])
+    answer = []
+    busy = conn.cursor()
+
+    def long_insert():
+        try:
+            busy.execute("INSERT INTO t SELECT g FROM generate_series(1, 20000000) g")
+            answer.append("acknowledged")
+        except psycopg2.Error as e:
+            answer.append(type(e).__name__)
+
+    t = threading.Thread(target=long_insert, daemon=True)
+    t.start()
+    watcher = psycopg2.connect(host="127.0.0.1", port=s.port, user="postgres", dbname="postgres")
+    watcher.autocommit = True
+    def inserting():
+        with watcher.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity "
+                        "WHERE query LIKE 'INSERT INTO t SELECT%' AND state = 'active'")
+            return cur.fetchone()[0] == 1
+    pg_harness.wait_for(inserting, 10, "the insert to run")
+    watcher.close()
+    os.kill(pm, signal.SIGKILL)
+    t.join(60)
+    assert not t.is_alive()
+    assert answer and answer[0] != "acknowledged", answer
+    gone(s)
+    assert g.poll() is None  # still armed: its moment is far away
+    order(g, "exit")
+    assert g.wait(timeout=20) == 0
