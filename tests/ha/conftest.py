@@ -1,3 +1,4 @@
+import contextlib
 import pathlib
 import sys
 
@@ -5,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "reliability"))
 
-from harness import LocalCluster, become_subreaper, report_agent_logs  # noqa: E402
+from harness import LocalCluster, Monitor, Writer, become_subreaper, report_agent_logs  # noqa: E402
 
 
 def pytest_configure(config):
@@ -30,6 +31,22 @@ def cluster_fixture(nodes: int = 2, *up_args: str):
 
 
 ha_cluster = cluster_fixture()
+
+
+@contextlib.contextmanager
+def writing(c, table: str, min_rows: int = 20):
+    """A writer (harness.Writer, yielded) and a monitor for the `with` block; at its end both
+    stop, and no sample of the monitor may have seen two nodes accepting writes."""
+    writer = Writer(c, table=table)
+    writer.start(min_rows=min_rows)
+    monitor = Monitor(c)
+    monitor.start()
+    try:
+        yield writer
+    finally:
+        writer.stop()
+        figures = monitor.finish()
+    assert figures["two_primaries_samples"] == 0, figures
 
 
 @pytest.fixture
