@@ -329,10 +329,12 @@ class PGHA_API Instance {
   NodeState State() const;
   /// pg_is_in_recovery(). Throws kWrongState when the server is not running.
   bool InRecovery() const;
-  /// `pg_controldata` (C locale), parsed. Throws kPostgresFailed, kBadInput.
+  /// global/pg_control decoded by the core (ControlData::ReadDataDirectory: every layout of
+  /// 10-18, CRC-32C checked; a read that met a checkpoint's write half-done is read again, up
+  /// to three times). Throws kNotFound, kIo, kBadInput.
   ::pgha::ControlData ReadControlData() const;
   /// The seed's lsn facts. Running: pg_control_checkpoint() and the WAL position (primary:
-  /// flush LSN; standby: max(receive, replay)); stopped: pg_controldata and a scan of pg_wal
+  /// flush LSN; standby: max(receive, replay)); stopped: pg_control and a scan of pg_wal
   /// from the REDO location along this node's timeline history.
   LsnFacts ReadLsnFacts() const;
   /// The history of the current timeline, from pg_wal/%08X.history (timeline 1: one entry).

@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <string_view>
 
 #include "fs.hpp"
 #include "instance_internal.hpp"
 #include "instance_transition.hpp"
+#include "pgha/error.hpp"
 #include "pgha/instance.hpp"
 #include "pgha/wal_scan.hpp"
 #include "session_pool.hpp"
@@ -271,9 +273,20 @@ bool Instance::InRecovery() const try {
 }
 
 ::pgha::ControlData Instance::ReadControlData() const {
-  auto cmd = inst::PgCommand(*this, {binaries_.Program("pg_controldata"), "-D", options_.data_dir},
-                             inst::DeadlineOf(*this, std::nullopt));
-  return ::pgha::ControlData::Parse(process::RunChecked(cmd, "pg_controldata").out);
+  // Decoded by the core itself (every layout of 10-18), not by pg_controldata, which exists
+  // only for the major it came with. A running server rewrites the file at each checkpoint
+  // with one write: a read that met it half-written fails the CRC and is read again, as
+  // PostgreSQL's own readers of a live control file would only warn about it.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return ::pgha::ControlData::ReadDataDirectory(options_.data_dir);
+    } catch (const Error& e) {
+      if (attempt >= 3 || e.code() != ErrorCode::kBadInput ||
+          std::string_view(e.what()).find("CRC-32C mismatch") == std::string_view::npos) {
+        throw;
+      }
+    }
+  }
 }
 
 LsnFacts Instance::ReadLsnFacts() const try {
