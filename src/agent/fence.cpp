@@ -240,7 +240,11 @@ int RunFenceGuard(const std::string& data_dir) {
         if (pm && *pm != watched) {
           unwatch();
           pm_fd = PidFd(*pm);
-          if (pm_fd >= 0) watched = *pm;
+          if (pm_fd >= 0) {
+            watched = *pm;
+            std::cerr << "pgha fence guard: watching postmaster " << watched << " (" << data_dir
+                      << ")\n";
+          }
         }
       }
     } else {

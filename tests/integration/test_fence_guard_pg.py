@@ -7,6 +7,7 @@ fences as soon as it runs again. A server it fences acknowledges nothing afterwa
 
 import os
 import pathlib
+import select
 import signal
 import subprocess
 import threading
@@ -53,6 +54,20 @@ def guard(server) -> subprocess.Popen:
 def order(g: subprocess.Popen, line: str) -> None:
     g.stdin.write(line + "\n")
     g.stdin.flush()
+
+
+def wait_for_line(g: subprocess.Popen, text: str, timeout: float = 20) -> None:
+    """Reads the guard's stderr until a line holds `text`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"the guard never said '{text}'"
+        ready, _, _ = select.select([g.stderr], [], [], left)
+        if ready:
+            line = g.stderr.readline()
+            assert line, f"the guard exited before saying '{text}'"
+            if text in line:
+                return
 
 
 def running_server(pg):
@@ -164,6 +179,9 @@ def test_an_armed_guard_kills_what_a_dead_postmaster_left_running(pg):
             return cur.fetchone()[0] == 1
     pg_harness.wait_for(inserting, 10, "the insert to run")
     watcher.close()
+    # The guard watches from its first round after the arm (the agent arms it when it takes
+    # the lease, long before a kill): wait for it to say so.
+    wait_for_line(g, f"watching postmaster {pm}")
     os.kill(pm, signal.SIGKILL)
     t.join(60)
     assert not t.is_alive()
