@@ -80,9 +80,9 @@ int main(int argc, char** argv) {
     // Read once: PostgreSQL and the programs the agent runs never see the secrets. Each
     // value is wiped in place first: /proc/<pid>/environ shows the process's first
     // environment block, which unsetenv alone leaves as it was.
-    for (const char* secret : {"PGHA_API_TOKEN", "DB_PASSWD", "PGHA_REPLICATE_PASSWORD",
-                               "PGHA_SUPERUSER_PASSWORD", "PGHA_REWIND_PASSWORD",
-                               "PGHA_ETCD_PASSWORD"}) {
+    for (const char* secret :
+         {"PGHA_API_TOKEN", "DB_PASSWD", "PGHA_REPLICATE_PASSWORD", "PGHA_SUPERUSER_PASSWORD",
+          "PGHA_REWIND_PASSWORD", "PGHA_ETCD_PASSWORD"}) {
       if (char* value = std::getenv(secret)) std::memset(value, 0, std::strlen(value));
       ::unsetenv(secret);
     }
