@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,6 +130,20 @@ struct ParameterReport {
   std::vector<std::string> pending_restart;  ///< settings waiting for a restart (running only)
 };
 
+/// Who takes Sync's base backup.
+enum class BaseBackupMethod {
+  /// pg_basebackup when the bindir has it (then it is the server's own major), else pgha's.
+  kAuto,
+  /// The bindir's pg_basebackup (-X stream, -c fast).
+  kPgBasebackup,
+  /// pgha itself: BASE_BACKUP over a replication connection (every major 10-18, no client
+  /// program needed; no tablespaces besides pg_default and pg_global).
+  kReplicationProtocol,
+};
+/// "auto", "pg_basebackup", "pgha"; and back (Error kBadInput for another name).
+PGHA_API std::string_view BaseBackupMethodName(BaseBackupMethod method) noexcept;
+PGHA_API BaseBackupMethod ParseBaseBackupMethod(std::string_view name);
+
 /// Where Sync takes its base backup from, and the standby configuration it writes after.
 struct SyncOptions {
   std::string source_host;
@@ -143,6 +158,21 @@ struct SyncOptions {
   bool replace = false;
   /// Deadline of the base backup; nullopt -> one hour.
   Timeout timeout;
+  /// Who takes the base backup (BaseBackupMethod).
+  BaseBackupMethod method = BaseBackupMethod::kAuto;
+  /// The source's MAX_RATE, kB/s (32 .. 1048576; 0: no limit), with either method.
+  std::uint32_t max_rate_kb = 0;
+  /// Called with (bytes received, the source's estimate of the whole or 0) about once a
+  /// second while pgha's own base backup runs (not with pg_basebackup), and once at its end.
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+/// What Sync did.
+struct SyncReport {
+  BaseBackupMethod method = BaseBackupMethod::kAuto;  ///< the one used (never kAuto)
+  std::uint64_t bytes = 0;  ///< file bytes received (0 with pg_basebackup, which does not say)
+  Lsn start_lsn;            ///< the backup's start and end (invalid with pg_basebackup)
+  Lsn end_lsn;
 };
 
 /// The server pg_rewind copies from (a normal, non-replication connection).
@@ -299,12 +329,14 @@ class PGHA_API Instance {
   /// an invalid slot name, kWrongState when not running.
   void EnsurePhysicalSlot(const std::string& name);
 
-  /// A new standby from an upstream: pg_basebackup (-X stream, -c fast) into a temporary
-  /// directory next to the data directory (mode 0700, the OS user's), renamed into place when
-  /// complete, then WriteStandbyConfig. Throws kWrongState when a server runs here or the
-  /// data directory is not empty and `replace` is false; kPostgresFailed with pg_basebackup's
-  /// stderr; kTimeout. On failure the data directory is as it was.
-  void Sync(const SyncOptions& options);
+  /// A new standby from an upstream: a base backup (options.method: pg_basebackup -X stream
+  /// -c fast, or pgha's own BASE_BACKUP with the WAL included) into a temporary directory
+  /// next to the data directory (mode 0700, the OS user's), flushed to disk and renamed into
+  /// place when complete, then WriteStandbyConfig. Throws kWrongState when a server runs here
+  /// or the data directory is not empty and `replace` is false; kNotFound for kPgBasebackup
+  /// without pg_basebackup in the bindir; kPostgresFailed with pg_basebackup's stderr or the
+  /// server's error; kTimeout. On failure the data directory is as it was.
+  SyncReport Sync(const SyncOptions& options);
   /// pg_rewind of this stopped data directory from `source`; afterwards the directory is
   /// left in standby mode (standby.signal, or recovery.conf with 10-11) so it can never start
   /// as a primary: call WriteStandbyConfig to say whom it follows. A primary that was not

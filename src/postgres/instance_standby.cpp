@@ -1,4 +1,4 @@
-// pgha::Instance: standby configuration, physical slots, Sync (pg_basebackup), Rewind.
+// pgha::Instance: standby configuration, physical slots, Sync (a base backup), Rewind.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base_backup.hpp"
 #include "conninfo.hpp"
 #include "fault_point.hpp"
 #include "fs.hpp"
@@ -144,6 +145,7 @@ process::Command BaseBackupCommand(const Instance& in, const SyncOptions& o,
                                 o.user,
                                 "--no-password"};
   if (!o.slot_name.empty()) argv.insert(argv.end(), {"-S", o.slot_name});
+  if (o.max_rate_kb != 0) argv.insert(argv.end(), {"-r", std::to_string(o.max_rate_kb) + "k"});
   auto cmd = inst::PgCommand(in, std::move(argv),
                              inst::Clock::now() + o.timeout.value_or(kDefaultSyncTimeout));
   cmd.env.emplace_back("PGCONNECT_TIMEOUT", "10");
@@ -253,7 +255,25 @@ void Instance::EnsurePhysicalSlot(const std::string& name) {
   }
 }
 
-void Instance::Sync(const SyncOptions& o) {
+std::string_view BaseBackupMethodName(BaseBackupMethod method) noexcept {
+  switch (method) {
+    case BaseBackupMethod::kAuto: return "auto";
+    case BaseBackupMethod::kPgBasebackup: return "pg_basebackup";
+    case BaseBackupMethod::kReplicationProtocol: return "pgha";
+  }
+  return "auto";
+}
+
+BaseBackupMethod ParseBaseBackupMethod(std::string_view name) {
+  for (auto m : {BaseBackupMethod::kAuto, BaseBackupMethod::kPgBasebackup,
+                 BaseBackupMethod::kReplicationProtocol}) {
+    if (BaseBackupMethodName(m) == name) return m;
+  }
+  throw Error(ErrorCode::kBadInput, "base backup method \"" + std::string(name).substr(0, 40) +
+                                        "\" is not auto, pg_basebackup or pgha");
+}
+
+SyncReport Instance::Sync(const SyncOptions& o) {
   StandbyConfig standby{o.source_host,      o.source_port, o.user,        o.password,
                         o.application_name, o.slot_name,   o.apply_delay, ""};
   pg::StandbySettings(standby);  // every value checked before anything is touched
@@ -266,20 +286,62 @@ void Instance::Sync(const SyncOptions& o) {
   if (had_data && !std::filesystem::is_empty(data, ec) && !o.replace)
     throw Error(ErrorCode::kWrongState, "sync: data directory \"" + data +
                                             "\" is not empty HINT: pass replace to overwrite it");
+  SyncReport report;
+  report.method = o.method;
+  if (report.method == BaseBackupMethod::kAuto) {
+    report.method = fs::Exists(binaries_.bindir + "/pg_basebackup")
+                        ? BaseBackupMethod::kPgBasebackup
+                        : BaseBackupMethod::kReplicationProtocol;
+  }
+  const std::string from = o.source_host + ":" + std::to_string(o.source_port);
+  std::optional<process::Command> cmd;
+  if (report.method == BaseBackupMethod::kPgBasebackup) {
+    cmd = BaseBackupCommand(*this, o, Sibling(data, "sync"));  // checks the program is there
+  } else {
+    pg::CheckMaxRate(o.max_rate_kb);
+  }
   RemoveStaleSiblings(data);
   std::string tmp = Sibling(data, "sync");
-  process::Command cmd = BaseBackupCommand(*this, o, tmp);
   MakeBackupDirectory(*this, tmp);
   try {
-    process::RunChecked(
-        cmd, "pg_basebackup from " + o.source_host + ":" + std::to_string(o.source_port));
+    if (cmd) {
+      process::RunChecked(*cmd, "pg_basebackup from " + from);
+    } else {
+      pg::BaseBackupRequest r;
+      r.connect.host = o.source_host;
+      r.connect.port = o.source_port;
+      r.connect.user = o.user;
+      r.connect.password = o.password;
+      r.connect.passfile = options_.passfile;
+      r.connect.application_name = "pgha_sync";
+      r.connect.connect_timeout = std::chrono::seconds(10);
+      r.directory = tmp;
+      if (auto user = process::RunAsIfRoot(options_.os_user))
+        r.owner = fs::Owner{user->uid, user->gid};
+      r.max_rate_kb = o.max_rate_kb;
+      if (o.progress) {
+        r.progress = [&o](const pg::BaseBackupProgress& p) {
+          o.progress(p.done_bytes, p.total_bytes);
+        };
+      }
+      r.deadline = inst::Clock::now() + o.timeout.value_or(kDefaultSyncTimeout);
+      pg::BaseBackupResult b = pg::TakeBaseBackup(r);
+      report.bytes = b.bytes;
+      report.start_lsn = b.start_lsn;
+      report.end_lsn = b.end_lsn;
+    }
     fault::Point("sync:backed-up:" + data);
     SwapIntoPlace(tmp, data, had_data);
+  } catch (const Error& e) {
+    std::filesystem::remove_all(tmp, ec);
+    if (cmd) throw;
+    throw Error(e.code(), "base backup from " + from + ": " + e.what());
   } catch (...) {
     std::filesystem::remove_all(tmp, ec);
     throw;
   }
   WriteStandbyConfig(standby);
+  return report;
 }
 
 void Instance::Rewind(const RewindSource& src, Timeout timeout) {

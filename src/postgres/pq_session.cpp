@@ -1,7 +1,9 @@
 #include "pq_session.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <memory>
 #include <utility>
 
@@ -31,6 +33,26 @@ std::string ResultMessage(const PGresult* res, const std::string& fallback) {
   if (!detail.empty()) msg += " DETAIL: " + detail;
   if (!hint.empty()) msg += " HINT: " + hint;
   return process::OneLine(msg);
+}
+
+std::vector<Row> RowsOf(const PGresult* res) {
+  std::vector<Row> rows;
+  int nrows = PQntuples(res), ncols = PQnfields(res);
+  rows.reserve(static_cast<std::size_t>(nrows));
+  for (int r = 0; r < nrows; ++r) {
+    Row row;
+    row.reserve(static_cast<std::size_t>(ncols));
+    for (int c = 0; c < ncols; ++c) {
+      if (PQgetisnull(res, r, c)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(
+            std::string(PQgetvalue(res, r, c), static_cast<std::size_t>(PQgetlength(res, r, c))));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 bool Contains(std::string_view text, std::string_view part) {
@@ -80,6 +102,10 @@ PqSession PqSession::Connect(const ConnectParams& p) {
   if (!options.empty()) {
     keys.push_back("options");
     values.push_back(options.c_str());
+  }
+  if (p.replication) {
+    keys.push_back("replication");
+    values.push_back("true");
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
@@ -133,23 +159,7 @@ std::vector<Row> PqSession::Query(const std::string& sql,
     std::string msg = ResultMessage(res.get(), PQerrorMessage(conn_));
     throw PostgresError(state, "query failed on " + where_ + ": SQLSTATE " + state + ": " + msg);
   }
-  std::vector<Row> rows;
-  int nrows = PQntuples(res.get()), ncols = PQnfields(res.get());
-  rows.reserve(static_cast<std::size_t>(nrows));
-  for (int r = 0; r < nrows; ++r) {
-    Row row;
-    row.reserve(static_cast<std::size_t>(ncols));
-    for (int c = 0; c < ncols; ++c) {
-      if (PQgetisnull(res.get(), r, c)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(PQgetvalue(res.get(), r, c),
-                                     static_cast<std::size_t>(PQgetlength(res.get(), r, c))));
-      }
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
+  return RowsOf(res.get());
 }
 
 std::optional<std::string> PqSession::QueryValue(
@@ -186,6 +196,67 @@ std::string PqSession::EncryptPassword(const std::string& password, const std::s
 
 int PqSession::ServerVersion() const {
   return PQserverVersion(conn_);
+}
+
+void PqSession::AwaitInput(Clock::time_point deadline, const char* what) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      throw Error(ErrorCode::kTimeout, std::string(what) + " on " + where_ + ": timed out");
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    int n = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (n < 0 && errno != EINTR) ThrowConnError(what);
+    if (n > 0) {
+      if (PQconsumeInput(conn_) == 0) ThrowConnError(what);
+      return;
+    }
+  }
+}
+
+std::vector<Row> PqSession::SimpleQuery(const std::string& sql, Clock::time_point deadline) {
+  Send(sql);
+  std::vector<Row> rows;
+  for (;;) {
+    Result r = NextResult(deadline);
+    if (r.kind == ResultKind::kDone) return rows;
+    if (r.kind == ResultKind::kCopyOut)
+      throw Error(ErrorCode::kPostgresFailed, "unexpected COPY from " + where_ + " for " + sql);
+    rows = std::move(r.rows);
+  }
+}
+
+void PqSession::Send(const std::string& sql) {
+  if (PQsendQuery(conn_, sql.c_str()) == 0) ThrowConnError("cannot send a command");
+}
+
+PqSession::Result PqSession::NextResult(Clock::time_point deadline) {
+  while (PQisBusy(conn_)) AwaitInput(deadline, "waiting for a result");
+  ResultPtr res(PQgetResult(conn_));
+  if (!res) return {};
+  ExecStatusType st = PQresultStatus(res.get());
+  if (st == PGRES_COPY_OUT) return {ResultKind::kCopyOut, {}};
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    std::string state = Field(res.get(), PG_DIAG_SQLSTATE);
+    if (state.empty()) state = PQstatus(conn_) == CONNECTION_BAD ? "08006" : "XX000";
+    std::string msg = ResultMessage(res.get(), PQerrorMessage(conn_));
+    throw PostgresError(state, "command failed on " + where_ + ": SQLSTATE " + state + ": " + msg);
+  }
+  return {ResultKind::kRows, RowsOf(res.get())};
+}
+
+bool PqSession::ReadCopyData(std::string& out, Clock::time_point deadline) {
+  for (;;) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn_, &buf, /*async=*/1);
+    if (n > 0) {
+      out.assign(buf, static_cast<std::size_t>(n));
+      PQfreemem(buf);
+      return true;
+    }
+    if (n == -1) return false;
+    if (n == -2) ThrowConnError("COPY failed");
+    AwaitInput(deadline, "waiting for COPY data");
+  }
 }
 
 }  // namespace pgha::pg

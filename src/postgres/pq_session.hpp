@@ -45,6 +45,9 @@ struct ConnectParams {
   std::chrono::seconds connect_timeout{5};
   /// Sent as `options=-c statement_timeout=N` (0: none).
   std::chrono::milliseconds statement_timeout{0};
+  /// A physical replication connection (`replication=true`: walsender commands such as
+  /// BASE_BACKUP, sent with SimpleQuery/Send; dbname is ignored).
+  bool replication = false;
 };
 
 /// One result row: column texts, nullopt for NULL.
@@ -80,9 +83,35 @@ class PqSession {
   /// PQserverVersion, e.g. 150018.
   int ServerVersion() const;
 
+  // Streaming, for replication commands (simple query protocol). Every wait ends at
+  // `deadline` with Error(kTimeout); the connection is then unusable.
+  using Clock = std::chrono::steady_clock;
+  /// Runs one command with the simple query protocol and returns the rows of its (last)
+  /// result. Throws PostgresError.
+  std::vector<Row> SimpleQuery(const std::string& sql, Clock::time_point deadline);
+  /// Sends one command without waiting for its results (read them with NextResult).
+  void Send(const std::string& sql);
+  /// What NextResult found.
+  enum class ResultKind {
+    kRows,     ///< a result set (or a command's completion: no rows)
+    kCopyOut,  ///< a COPY OUT started: ReadCopyData until it returns false
+    kDone      ///< the command sent has no more results
+  };
+  struct Result {
+    ResultKind kind = ResultKind::kDone;
+    std::vector<Row> rows;
+  };
+  /// The next result of the command sent. Throws PostgresError for an error result.
+  Result NextResult(Clock::time_point deadline);
+  /// The next CopyData message of the COPY OUT in progress into `out`; false at its end (its
+  /// completion is then the next NextResult). Throws PostgresError when the connection fails.
+  bool ReadCopyData(std::string& out, Clock::time_point deadline);
+
  private:
   PqSession(pg_conn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
   [[noreturn]] void ThrowConnError(const std::string& what) const;
+  /// Waits until the socket is readable and consumes the input. Throws kTimeout / 08006.
+  void AwaitInput(Clock::time_point deadline, const char* what);
 
   pg_conn* conn_ = nullptr;
   std::string where_;

@@ -292,7 +292,13 @@ class Instance:
     def sync(self, source_host: str, source_port: int, user: str = "replicate",
              password: str = "", slot_name: str = "", application_name: str = "",
              apply_delay: str = "", replace: bool = False,
-             timeout: Optional[float] = None) -> None: ...
+             timeout: Optional[float] = None, method: str = "auto",
+             max_rate_kb: int = 0) -> Dict[str, Any]:
+        """A base backup of the source made a standby here. method: "auto" (pg_basebackup
+        when the bindir has it, else "pgha"), "pg_basebackup", or "pgha" (BASE_BACKUP over a
+        replication connection by pgha itself). max_rate_kb: the source's MAX_RATE (32 ..
+        1048576, 0: none). Returns {"method", "bytes", "start_lsn", "end_lsn"} (the last three
+        0/None with pg_basebackup)."""
     def rewind(self, source_host: str, source_port: int, user: str = "postgres",
                password: str = "", dbname: str = "postgres",
                timeout: Optional[float] = None, checkpoint_user: str = "") -> None: ...

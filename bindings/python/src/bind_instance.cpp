@@ -240,13 +240,36 @@ void BindInstance(pb::module_& m) {
       "sync",
       [](Instance& in, const std::string& host, int port, const std::string& user,
          const std::string& password, const std::string& slot, const std::string& app,
-         const std::string& delay, bool replace, std::optional<double> t) {
-        in.Sync(SyncOptions{host, port, user, password, slot, app, delay, replace, TimeoutOf(t)});
+         const std::string& delay, bool replace, std::optional<double> t, const std::string& method,
+         std::uint32_t max_rate_kb) {
+        SyncOptions o;
+        o.source_host = host;
+        o.source_port = port;
+        o.user = user;
+        o.password = password;
+        o.slot_name = slot;
+        o.application_name = app;
+        o.apply_delay = delay;
+        o.replace = replace;
+        o.timeout = TimeoutOf(t);
+        o.method = ParseBaseBackupMethod(method);
+        o.max_rate_kb = max_rate_kb;
+        SyncReport r;
+        {
+          pb::gil_scoped_release release;
+          r = in.Sync(o);
+        }
+        pb::dict d;
+        d["method"] = std::string(BaseBackupMethodName(r.method));
+        d["bytes"] = r.bytes;
+        d["start_lsn"] = r.start_lsn.IsValid() ? pb::object(pb::cast(r.start_lsn)) : pb::none();
+        d["end_lsn"] = r.end_lsn.IsValid() ? pb::object(pb::cast(r.end_lsn)) : pb::none();
+        return d;
       },
       pb::arg("source_host"), pb::arg("source_port"), pb::arg("user") = "replicate",
       pb::arg("password") = "", pb::arg("slot_name") = "", pb::arg("application_name") = "",
       pb::arg("apply_delay") = "", pb::arg("replace") = false, pb::arg("timeout") = pb::none(),
-      Release());
+      pb::arg("method") = "auto", pb::arg("max_rate_kb") = 0);
   c.def(
       "rewind",
       [](Instance& in, const std::string& host, int port, const std::string& user,
