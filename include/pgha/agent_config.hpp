@@ -73,6 +73,12 @@ struct PGHA_API AgentConfig {
   std::string db_user = "datasync";
   std::string db_passwd = "datasync";
   std::uint32_t wal_segment_size_mb = 0;  ///< initdb --wal-segsize for pg/init (0 = 16)
+  /// Who takes the base backups of pg/sync and of a rejoin by fresh copy (JSON
+  /// `base_backup_method`: "auto" = the bindir's pg_basebackup when there is one, else
+  /// pgha's own over the replication protocol; "pg_basebackup"; "pgha").
+  std::string base_backup_method = "auto";
+  /// The source's MAX_RATE for those base backups, kB/s (32 .. 1048576; 0: no limit).
+  std::uint32_t base_backup_max_rate_kb = 0;
   std::chrono::milliseconds operation_timeout{120000};
   /// How often a standby's agent brings its copies of the master's logical slots up to date
   /// (PGHA_SLOT_SYNC_INTERVAL_MS; 0: never, the operations still carry slots).

@@ -89,8 +89,10 @@ class PGHA_API NodeControl {
   /// Copies WAL file `file` from node `from` into this (stopped) node's pg_wal, MD5-checked;
   /// an existing file is only replaced by one that extends it.
   virtual void PullWalFile(const NodeAddress& from, const WalFileRef& file) = 0;
-  /// Rewinds this stopped node from `source` (pg_rewind).
-  virtual void Rewind(const NodeAddress& source) = 0;
+  /// Makes this stopped node able to follow `source` after their WAL diverged: pg_rewind,
+  /// or a fresh copy of `source` when there is no pg_rewind of the node's major. Either way
+  /// the node is left in standby mode. Returns how ("pg_rewind", or "fresh copy: <why>").
+  virtual std::string Rewind(const NodeAddress& source) = 0;
   /// Takes the node's operation lease for `operation` held by `holder`; returns the
   /// description of the operation already holding it instead when there is one.
   virtual std::optional<std::string> TryLock(const std::string& operation,

@@ -161,6 +161,8 @@ void ApplyJson(const json& j, AgentConfig* c) {
   Take(j, "db_user", &c->db_user);
   Take(j, "db_passwd", &c->db_passwd);
   Take(j, "wal_segment_size_mb", &c->wal_segment_size_mb);
+  Take(j, "base_backup_method", &c->base_backup_method);
+  Take(j, "base_backup_max_rate_kb", &c->base_backup_max_rate_kb);
   Take(j, "synchronous_mode", &c->synchronous_mode);
   Take(j, "replicate_password_file", &c->replicate_password_file);
   Take(j, "superuser_password_file", &c->superuser_password_file);
@@ -398,6 +400,8 @@ std::string AgentConfig::ToJson() const {
             {"db_user", db_user},
             {"db_passwd", db_passwd},
             {"wal_segment_size_mb", wal_segment_size_mb},
+            {"base_backup_method", base_backup_method},
+            {"base_backup_max_rate_kb", base_backup_max_rate_kb},
             {"operation_timeout_ms", operation_timeout.count()},
             {"slot_sync_interval_ms", slot_sync_interval.count()},
             {"state_refresh_ms", state_refresh_interval.count()},
@@ -521,6 +525,12 @@ void AgentConfig::Validate() const {
                   "parameter wal_level = minimal leaves nothing to replicate");
   }
   if (!apply_delay.empty()) pg::CheckApplyDelay(apply_delay);
+  ParseBaseBackupMethod(base_backup_method);
+  if (base_backup_max_rate_kb != 0 &&
+      (base_backup_max_rate_kb < 32 || base_backup_max_rate_kb > 1048576))
+    throw Error(ErrorCode::kBadInput, "base_backup_max_rate_kb " +
+                                          std::to_string(base_backup_max_rate_kb) +
+                                          " is not from 32 to 1048576 (or 0: no limit)");
   for (const auto& n : nodes) pg::CheckHost(n.pg_host, "node " + n.name + " pg_host");
   // Certificates and keys are loaded now, so that a bad file stops the agent at startup.
   CheckServerTls(ServerTls());

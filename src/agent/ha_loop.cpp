@@ -706,8 +706,12 @@ void HaLoop::Rejoin(const std::string& why) {
     // The leader key, not the peers' answers, says who is master: a member that does not
     // answer is not the leader, and a master that lost the key has been fenced.
     o.force = true;
-    a_.cluster()->StartSlave(o);
-    std::cerr << "pgha-agent: ha: rejoined as a standby (" << why << ")\n";
+    OperationResult r = a_.cluster()->StartSlave(o);
+    std::string how;
+    for (const OperationStep& st : r.steps) {
+      if (st.ok && st.action.rfind("rewind from ", 0) == 0) how = ", " + st.detail;
+    }
+    std::cerr << "pgha-agent: ha: rejoined as a standby (" << why << how << ")\n";
   } catch (const Error& e) {
     Log("cannot rejoin (" + why + "): " + e.what());
   }

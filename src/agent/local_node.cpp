@@ -1,6 +1,7 @@
 #include "local_node.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <utility>
 
 #include "fs.hpp"
@@ -248,9 +249,22 @@ void LocalNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
   upload->Commit();
 }
 
-void LocalNode::Rewind(const NodeAddress& source) {
+std::string LocalNode::Rewind(const NodeAddress& source) {
   std::lock_guard<std::mutex> lock(mutex_);
   RefreshAtExit refresh(state_cache_);
+  const PostgresBinaries& bin = instance_.binaries();
+  if (!fs::Exists(bin.bindir + "/pg_rewind")) {
+    // pg_rewind is tied to its major (the npm builds of 12-18 have none): a new copy of the
+    // source replaces the diverged data directory, which never starts as it was.
+    AtExit reset([this] { ResetCatalog(); });
+    std::string why =
+        "no pg_rewind of PostgreSQL " + std::to_string(bin.major) + " in " + bin.bindir;
+    SyncReport r = SyncFrom(source);
+    std::cerr << "pgha-agent: rewind from " << source.name << ": " << why
+              << ", took a fresh copy instead\n";
+    return "fresh copy: " + why + " (" + std::string(BaseBackupMethodName(r.method)) +
+           " base backup" + (r.bytes ? ", " + std::to_string(r.bytes) + " bytes" : "") + ")";
+  }
   RewindSource rs;
   rs.host = source.pg_host;
   rs.port = source.pg_port;
@@ -261,6 +275,7 @@ void LocalNode::Rewind(const NodeAddress& source) {
   if (!c->rewind_user.empty() && instance_.binaries().major < 15) rs.checkpoint_user = c->superuser;
   AtExit reset([this] { ResetCatalog(); });
   instance_.Rewind(rs);
+  return "pg_rewind";
 }
 
 std::optional<std::string> LocalNode::TryLock(const std::string& operation,
@@ -367,13 +382,18 @@ void LocalNode::SetSynchronousOverride(std::optional<SynchronousStandbys> standb
   sync_override_applied_ = true;
 }
 
-void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {
+SyncReport LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/) {
   std::lock_guard<std::mutex> lock(mutex_);
   RefreshAtExit refresh(state_cache_);
   if (instance_.IsRunning()) {
     throw Error(ErrorCode::kWrongState,
                 address_.name + " is running: stop it before pg/sync replaces its data");
   }
+  AtExit reset([this] { ResetCatalog(); });
+  return SyncFrom(source);
+}
+
+SyncReport LocalNode::SyncFrom(const NodeAddress& source) {
   auto c = config();
   SyncOptions so;
   so.source_host = source.pg_host;
@@ -382,8 +402,23 @@ void LocalNode::Sync(const NodeAddress& source, const std::string& /*database*/)
   so.application_name = address_.name;
   so.apply_delay = c->apply_delay;
   so.replace = true;
-  AtExit reset([this] { ResetCatalog(); });
-  instance_.Sync(so);
+  so.method = ParseBaseBackupMethod(c->base_backup_method);
+  so.max_rate_kb = c->base_backup_max_rate_kb;
+  auto next_log = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  so.progress = [&](std::uint64_t done, std::uint64_t total) {
+    if (std::chrono::steady_clock::now() < next_log) return;
+    next_log = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::cerr << "pgha-agent: base backup from " << source.name << ": " << done / 1024 << " kB of "
+              << (total ? std::to_string(total / 1024) : std::string("?")) << " kB\n";
+  };
+  SyncReport r = instance_.Sync(so);
+  std::cerr << "pgha-agent: base backup from " << source.name << " ("
+            << BaseBackupMethodName(r.method) << ") done"
+            << (r.bytes ? ": " + std::to_string(r.bytes / 1024) + " kB, WAL " +
+                              r.start_lsn.ToString() + " to " + r.end_lsn.ToString()
+                        : std::string())
+            << "\n";
+  return r;
 }
 
 std::vector<LogicalSlot> LocalNode::LogicalSlots() {

@@ -57,7 +57,7 @@ class LocalNode : public NodeControl {
                           const std::optional<WalRecordRef>& last) override;
   std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
-  void Rewind(const NodeAddress& source) override;
+  std::string Rewind(const NodeAddress& source) override;
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
   void Unlock(const std::string& holder) override;
@@ -101,7 +101,7 @@ class LocalNode : public NodeControl {
   /// pg/init: initdb with the configuration's settings, then started as a single master.
   void Init(const std::string& database);
   /// pg/sync: a fresh copy of `source` (pg_basebackup), configured as its standby; stopped.
-  void Sync(const NodeAddress& source, const std::string& database);
+  SyncReport Sync(const NodeAddress& source, const std::string& database);
   /// The synchronous_standby_names this node gets: the other nodes when synchronous_mode is
   /// on, nobody when it is off. Every start and promotion writes it first, so the node that
   /// becomes master names its slaves from its first moment as master.
@@ -131,6 +131,9 @@ class LocalNode : public NodeControl {
   InstanceOptions MakeInstanceOptions() const;
   /// Forgets the WAL catalogue (pg_wal was replaced); the next catalogue() makes a new one.
   void ResetCatalog();
+  /// A base backup of `source` in place of the (stopped) data directory, left a standby of
+  /// it; the method and rate from the configuration, progress in the log. mutex_ held.
+  SyncReport SyncFrom(const NodeAddress& source);
   StandbyConfig StandbyConfigFor(const AgentConfig& c, const NodeAddress& upstream,
                                  const std::string& slot) const;
   /// Before a start: synchronous_standby_names written for the next start.

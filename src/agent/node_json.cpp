@@ -111,4 +111,13 @@ json StatesJson(const OperationResult& r) {
   return j;
 }
 
+json FreshCopiesJson(const OperationResult& r) {
+  json copies = json::array();
+  for (const OperationStep& st : r.steps) {
+    if (st.ok && st.action.rfind("rewind from ", 0) == 0 && st.detail.rfind("fresh copy", 0) == 0)
+      copies.push_back({{"node", st.node}, {"instead_of", "pg_rewind"}, {"detail", st.detail}});
+  }
+  return copies;
+}
+
 }  // namespace pgha::agent

@@ -32,6 +32,9 @@ ValidLsnAnswer ValidLsnFromJson(const nlohmann::json& j);
 nlohmann::json ParseBody(const std::string& body, const char* what);
 /// The seed's state map {"node": "state", ...}.
 nlohmann::json StatesJson(const OperationResult& r);
+/// The steps of `r` that copied a node afresh because it could not be rewound: [{"node",
+/// "instead_of": "pg_rewind", "detail"}] (empty when none did).
+nlohmann::json FreshCopiesJson(const OperationResult& r);
 
 /// The header that carries an operation's lease holder on internal calls.
 inline constexpr const char* kLeaseHeader = "X-Pgha-Lease";

@@ -123,8 +123,14 @@ void RemoteNode::PullWalFile(const NodeAddress& from, const WalFileRef& file) {
        json{{"from", ToJson(from)}, {"file", file.name}, {"md5", file.md5}}.dump());
 }
 
-void RemoteNode::Rewind(const NodeAddress& source) {
-  Call(HttpMethod::kPost, "internal/rewind", json{{"source", ToJson(source)}}.dump());
+std::string RemoteNode::Rewind(const NodeAddress& source) {
+  json answer = json::parse(
+      Call(HttpMethod::kPost, "internal/rewind", json{{"source", ToJson(source)}}.dump()), nullptr,
+      false);
+  // An agent before 0.x answered {"code": 0, "msg": "done"}: it ran pg_rewind.
+  if (answer.is_object() && answer.contains("rewind") && answer["rewind"].is_string())
+    return answer["rewind"].get<std::string>();
+  return "pg_rewind";
 }
 
 std::optional<std::string> RemoteNode::TryLock(const std::string& operation,

@@ -35,7 +35,7 @@ class RemoteNode : public NodeControl {
                           const std::optional<WalRecordRef>& last) override;
   std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
-  void Rewind(const NodeAddress& source) override;
+  std::string Rewind(const NodeAddress& source) override;
   /// Takes or renews the lease; the call waits at most half of `ttl`, so that a peer that
   /// hangs does not hold up the renewal of the others' leases past their TTL.
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,

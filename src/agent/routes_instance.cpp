@@ -18,7 +18,9 @@ Sequence ParseSequence(const std::string& text) {
               "unknown sequence \"" + text + "\": masterSlave or slaveMaster");
 }
 
-// The seed's state map; when the operation carried logical slots, their outcome as "slots".
+// The seed's state map; when the operation carried logical slots, their outcome as "slots";
+// when a node could not be rewound (no pg_rewind of its major) and was copied afresh
+// instead, which and why as "fresh_copies".
 HttpResponse States(const OperationResult& r) {
   json j = StatesJson(r);
   if (!r.slots.empty()) {
@@ -26,6 +28,8 @@ HttpResponse States(const OperationResult& r) {
     for (const SlotCopyStatus& s : r.slots) slots.push_back(ToJson(s));
     j["slots"] = slots;
   }
+  json copies = FreshCopiesJson(r);
+  if (!copies.empty()) j["fresh_copies"] = copies;
   return Json(j);
 }
 

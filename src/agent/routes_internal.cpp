@@ -87,8 +87,9 @@ void AddInternalRoutes(Agent::Impl& a, Router& r) {
       [&a](const HttpRequest& req) {
         a.RequireLease(req);
         CallerDeadline bounded(req);
-        a.local->Rewind(NodeAddressField(ParseBody(req.body, "rewind"), "source"));
-        return Done();
+        std::string how =
+            a.local->Rewind(NodeAddressField(ParseBody(req.body, "rewind"), "source"));
+        return Json({{"code", 0}, {"msg", "done"}, {"rewind", how}});
       },
       kBlocking);
   // Blocking: a conflict with a peer's holder asks that peer whether it still runs.

@@ -248,7 +248,8 @@ void Cluster::Run::StartSlaveOf(NodeControl& node, NodeControl& master) {
     // stream into it, and pg_rewind, which finds divergence at timeline switches, says "no
     // rewind required". Those, like 1 and 3, need a new copy of the master.
     if (answer.code == 4) {
-      Step(node, "pg_rewind from " + master.address().name, [&] { node.Rewind(master.address()); });
+      Step(node, "rewind from " + master.address().name,
+           [&] { return StepDetail{node.Rewind(master.address())}; });
     } else if (answer.code != 0) {
       throw Error(ErrorCode::kConflict, node.address().name + " cannot follow " +
                                             master.address().name + ": " + answer.msg +

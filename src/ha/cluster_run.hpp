@@ -18,6 +18,11 @@
 
 namespace pgha {
 
+/// What a step returns to have its result's `detail` say how it went (when it succeeded).
+struct StepDetail {
+  std::string text;
+};
+
 class Cluster::Run {
  public:
   /// Takes the operation lease on every reachable node (this one first) for
@@ -175,6 +180,10 @@ auto Cluster::Run::Step(NodeControl& node, const std::string& action, Fn&& fn) -
     if constexpr (std::is_void_v<decltype(fn())>) {
       fn();
       record(true, "");
+    } else if constexpr (std::is_same_v<decltype(fn()), StepDetail>) {
+      StepDetail d = fn();
+      record(true, d.text);
+      return d;
     } else {
       auto value = fn();
       record(true, "");

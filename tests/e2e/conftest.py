@@ -13,6 +13,9 @@ import urllib.request
 import pytest
 
 BIN = pathlib.Path(os.environ.get("PGHA_BIN_DIR", "bin"))
+# The PostgreSQL the clusters run: PGHA_PG_BINDIR (scripts/test-matrix.sh sets it to each
+# major's), else `pghactl local up`'s default (pg_config's, Debian's 15).
+BINDIR_ARGS = ("--bindir", os.environ["PGHA_PG_BINDIR"]) if os.environ.get("PGHA_PG_BINDIR") else ()
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -132,7 +135,8 @@ def local_cluster(request, *up_options):
     failed_before = request.session.testsfailed
     ok = False
     try:
-        res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory), *up_options],
+        res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(directory), *BINDIR_ARGS,
+                              *up_options],
                              capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr
         assert json.loads(res.stdout) == {"pg-node01": "master", "pg-node02": "slave"}

@@ -28,6 +28,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 import psycopg2
 
 BIN = pathlib.Path(os.environ.get("PGHA_BIN_DIR", "bin"))
+# The PostgreSQL the clusters run: PGHA_PG_BINDIR (scripts/test-matrix.sh sets it to each
+# major's), else `pghactl local up`'s default (pg_config's, Debian's 15).
+BINDIR_ARGS = ("--bindir", os.environ["PGHA_PG_BINDIR"]) if os.environ.get("PGHA_PG_BINDIR") else ()
 PG_USER = "postgres"
 PRIMARY = ("master", "single")
 STANDBY = ("slave", "recovery")
@@ -147,7 +150,7 @@ class LocalCluster:
         self.procs: Dict[str, subprocess.Popen] = {}
         env = dict(os.environ, PGHA_FAULT_FILE=str(self.fault_file))
         res = subprocess.run([str(BIN / "pghactl"), "local", "up", str(self.dir),
-                              "--nodes", str(nodes), *up_args], capture_output=True, text=True,
+                              "--nodes", str(nodes), *BINDIR_ARGS, *up_args], capture_output=True, text=True,
                              timeout=600, env=env)
         if res.returncode != 0:
             self.down()

@@ -139,7 +139,8 @@ TEST_CASE("a diverged old master is rewound before it starts as a slave, never s
   CHECK(w["n1"].rewinds == 1);
   CHECK(r.states == States{{"n1", "slave"}, {"n2", "master"}});
   bool rewound = false;
-  for (const auto& step : r.steps) rewound |= step.action.find("pg_rewind") != std::string::npos;
+  for (const auto& step : r.steps)
+    rewound |= step.action == "rewind from n2" && step.ok && step.detail == "pg_rewind";
   CHECK(rewound);
 }
 

@@ -52,8 +52,8 @@ class SerializedNode : public NodeControl {
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override {
     Changing("pull wal", [&] { node_.PullWalFile(from, file); });
   }
-  void Rewind(const NodeAddress& source) override {
-    Changing("rewind", [&] { node_.Rewind(source); });
+  std::string Rewind(const NodeAddress& source) override {
+    return Changing("rewind", [&] { return node_.Rewind(source); });
   }
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override {
@@ -216,7 +216,7 @@ void FakeNode::PullWalFile(const NodeAddress& from, const WalFileRef& /*file*/) 
   ++p.pulled;
 }
 
-void FakeNode::Rewind(const NodeAddress& source) {
+std::string FakeNode::Rewind(const NodeAddress& source) {
   Changing("rewind");
   FakePg& p = pg();
   if (p.running) throw Error(ErrorCode::kWrongState, "rewind of a running node");
@@ -226,6 +226,7 @@ void FakeNode::Rewind(const NodeAddress& source) {
   p.end = src.end;
   p.record_tag = src.record_tag;
   ++p.rewinds;
+  return "pg_rewind";
 }
 
 std::optional<std::string> FakeNode::TryLock(const std::string& operation,

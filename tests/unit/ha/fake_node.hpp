@@ -80,7 +80,7 @@ class FakeNode : public NodeControl {
                           const std::optional<WalRecordRef>& last) override;
   std::vector<WalFileRef> WalFilesFrom(TimelineId timeline, Lsn lsn) override;
   void PullWalFile(const NodeAddress& from, const WalFileRef& file) override;
-  void Rewind(const NodeAddress& source) override;
+  std::string Rewind(const NodeAddress& source) override;
   std::optional<std::string> TryLock(const std::string& operation, const std::string& holder,
                                      std::chrono::milliseconds ttl) override;
   void Unlock(const std::string& holder) override;
