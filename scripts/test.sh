@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: unit (doctest), C ABI, Python, integration against real PostgreSQL 15
-# servers, the find_package consumer; then the unit and C suites again under ASan+UBSan, an
+# servers, the find_package consumer; a short version matrix on PostgreSQL 12, 13, 14, 16, 17
+# and 18 (scripts/test-matrix.sh --short); then the unit and C suites again under ASan+UBSan, an
 # e2e subset with ThreadSanitizer agents (scripts/tsan.sh), and 15 seconds of each libFuzzer
 # target (scripts/fuzz.sh). The slow reliability suites (label
 # reliability: kills at every operation step, crash-safe writes, hostile input, concurrency)
@@ -18,6 +19,11 @@ scripts/build.sh -DPGHA_WERROR=ON -DPGHA_FAULT_POINTS=ON
 # load of 8) needs root too, and the same.
 if [ "$(id -u)" -eq 0 ]; then export PGHA_HOSTS_REQUIRED=1 PGHA_DOCKER_REQUIRED=1; fi
 (cd build && ctest --output-on-failure -j2 -LE reliability)
+
+# The other PostgreSQL majors (docs/versions.md): the short matrix on each, 15 being the one
+# every suite above ran; the npm builds are fetched once into a cache. The whole matrix is
+# `scripts/test-matrix.sh`.
+scripts/test-matrix.sh --short 12 13 14 16 17 18
 
 # build-asan/ has none, as a release build: it checks that such a build ignores the fault file.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPGHA_WERROR=ON -DPGHA_FAULT_POINTS=OFF \

@@ -76,6 +76,7 @@ std::string ResolveProgram(const std::string& name) {
 // password gets it in Command::env, e.g. PGPASSWORD).
 bool Replaced(std::string_view entry, const std::optional<RunAs>& user) {
   auto starts = [&](std::string_view p) { return entry.substr(0, p.size()) == p; };
+  if (starts("PGHA_SQL_TRACE=")) return false;  // a test build's SQL trace (pq_session.cpp)
   if (starts("PG") || starts("LC_") || starts("LANG") || starts("TZ=")) return true;
   if (starts("DB_PASSWD=")) return true;  // PGHA_API_TOKEN is a PG* variable
   return user && (starts("HOME=") || starts("USER=") || starts("LOGNAME="));

@@ -1,9 +1,12 @@
 #include "pq_session.hpp"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -53,6 +56,23 @@ std::vector<Row> RowsOf(const PGresult* res) {
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+// Test builds only (PGHA_FAULT_POINTS): with PGHA_SQL_TRACE=FILE, every statement sent is
+// appended to FILE as "<server version number>\t<statement on one line>" (the version matrix
+// lists what ran on each major: scripts/test-matrix.sh). Statement texts hold no secret:
+// passwords reach the server as verifiers computed here (EncryptPassword).
+void Trace([[maybe_unused]] const pg_conn* conn, [[maybe_unused]] const std::string& sql) {
+#ifdef PGHA_FAULT_POINTS
+  static const char* const path = std::getenv("PGHA_SQL_TRACE");
+  if (path == nullptr || *path == '\0') return;
+  std::string line = std::to_string(PQserverVersion(conn)) + "\t" + process::OneLine(sql) + "\n";
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return;
+  ssize_t written = ::write(fd, line.data(), line.size());  // one write: lines never mix
+  (void)written;
+  ::close(fd);
+#endif
 }
 
 bool Contains(std::string_view text, std::string_view part) {
@@ -149,6 +169,7 @@ std::vector<Row> PqSession::Query(const std::string& sql,
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  Trace(conn_, sql);
   ResultPtr res(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                              values.data(), nullptr, nullptr, 0));
   if (!res) ThrowConnError("query failed");
@@ -226,6 +247,7 @@ std::vector<Row> PqSession::SimpleQuery(const std::string& sql, Clock::time_poin
 }
 
 void PqSession::Send(const std::string& sql) {
+  Trace(conn_, sql);
   if (PQsendQuery(conn_, sql.c_str()) == 0) ThrowConnError("cannot send a command");
 }
 
