@@ -18,7 +18,7 @@ import sys
 
 LITERAL = re.compile(r"'(?:[^']|'')*'")
 IDENT = re.compile(r'"(?:[^"]|"")*"')
-NUMBER = re.compile(r"\b\d+\b")
+NUMBER = re.compile(r"\d+")
 
 
 def normalise(sql: str) -> str:

@@ -374,6 +374,12 @@ class PGHA_API Instance {
   TimelineHistory History() const;
   /// ReadLsnFacts().last_lsn.
   Lsn EndOfWal() const;
+  /// On a running primary, waits until the WAL inserted so far is flushed to disk
+  /// (pg_current_wal_flush_lsn() reaches the pg_current_wal_insert_lsn() read first; the WAL
+  /// writer gets there within a few wal_writer_delay). The flush point may lie inside a record
+  /// that spans pages, whose tail a reader of pg_wal then does not see yet. Returns false at
+  /// once for a standby or a stopped server, and when `timeout` passes.
+  bool WaitForWalFlush(std::chrono::milliseconds timeout) const;
   /// Runs one SQL statement with text parameters ($1, $2, ...) as the superuser and returns
   /// its rows. Throws kWrongState when not running, kPostgresFailed (with SQLSTATE).
   std::vector<QueryRow> Query(const std::string& sql,

@@ -206,6 +206,12 @@ void LocalNode::ResetCatalog() {
   old.swap(catalog_);  // released after the lock; readers that hold it keep it
 }
 
+namespace {
+// How long validLsn waits for a running master to flush what it inserted (the WAL writer
+// flushes every wal_writer_delay, 200 ms by default).
+constexpr std::chrono::milliseconds kFlushWait{2000};
+}  // namespace
+
 WalPosition LocalNode::Position() {
   return WalPosition{instance_.History(), instance_.EndOfWal()};
 }
@@ -214,6 +220,10 @@ ValidLsnAnswer LocalNode::ValidLsn(TimelineId timeline, Lsn lsn,
                                    const std::optional<WalRecordRef>& last) {
   std::lock_guard<std::mutex> lock(mutex_);
   ValidLsnResult r = catalog()->ValidLsn(timeline, lsn, Position(), last);
+  // A running master's flush point may be inside the record at `lsn`, whose tail is then
+  // not in pg_wal yet: once what was inserted is flushed, read again before saying so.
+  if (r.code == ValidLsnCode::kMidRecord && instance_.WaitForWalFlush(kFlushWait))
+    r = catalog()->ValidLsn(timeline, lsn, Position(), last);
   return {static_cast<int>(r.code), r.msg, r.cnt};
 }
 

@@ -142,13 +142,13 @@ void WriteClusterFile(const std::string& dir, const json& cluster) {
 // The agents' cluster-store fields (AgentConfig's etcd_*, cluster_name, ha_*), added to the
 // configuration AgentConfig::Save wrote. A lease of 3 s and a loop of 250 ms, against 5 s and
 // 500 ms by default: fast failovers, for the tests on one machine's loopback.
-void AddStoreFields(const std::string& config_file, const json& etcd) {
+void AddStoreFields(const std::string& config_file, const json& etcd, const LocalUpOptions& o) {
   json j = json::parse(fs::ReadFileIfExists(config_file).value_or("{}"), nullptr, false);
   j["etcd_endpoints"] = etcd["endpoints"];
   j["etcd_prefix"] = etcd["prefix"];
   j["cluster_name"] = etcd["cluster_name"];
-  j["ha_ttl_s"] = 3;
-  j["ha_loop_ms"] = 250;
+  j["ha_ttl_s"] = o.ha_ttl_s;
+  j["ha_loop_ms"] = o.ha_loop_ms;
   fs::WriteFileAtomic(config_file, j.dump(2) + "\n", 0600);
 }
 
@@ -210,7 +210,7 @@ json WriteAgentConfigs(const LocalUpOptions& o, const AgentConfig& shared, const
     c.api_token = token;
     if (ca) MakeAgentCertificate(*ca, node_dir, c);
     c.Save();
-    if (!etcd.is_null()) AddStoreFields(c.config_file, etcd);
+    if (!etcd.is_null()) AddStoreFields(c.config_file, etcd, o);
     json node = {{"name", n.name},       {"agent_url", n.agent_url}, {"pg_host", n.pg_host},
                  {"pg_port", n.pg_port}, {"data_dir", c.pgdata},     {"config", c.config_file}};
     SetAgentCommand(node, o.dir + "/bin/pgha-agent", o.dir + "/token");

@@ -27,6 +27,10 @@ struct LocalUpOptions {
   /// etcd members (1..5) started before the agents, whose configurations then name them
   /// (etcd_endpoints, docs/store.md); 0: none, the agents in the manual mode.
   int etcd_members = 0;
+  /// With etcd: the leader key's TTL (ha_ttl_s) and the HA loop's interval (ha_loop_ms) of
+  /// every agent; short by default, for tests on one machine.
+  int ha_ttl_s = 3;
+  int ha_loop_ms = 250;
 };
 
 /// Brings the cluster up and returns the content of DIR/cluster.json. Progress goes to `log`.

@@ -20,13 +20,17 @@ constexpr const char* kUsage =
     "                               segment, global/pg_control or pg_controldata output as\n"
     "                               JSON ('-': stdin)\n"
     "       pghactl local up DIR [--nodes N] [--port-base P] [--bindir DIR] [--tls]\n"
-    "                        [--synchronous] [--wal-segsize MB] [--etcd [--etcd-members N]]\n"
+    "                        [--synchronous] [--wal-segsize MB]\n"
+    "                        [--etcd [--etcd-members N] [--ha-ttl S] [--ha-loop-ms MS]]\n"
     "                               N nodes (default 2) on loopback: PostgreSQL + pgha-agent\n"
     "                               each, set up through the agents; writes DIR/cluster.json;\n"
     "                               --tls: HTTPS with a CA made for it (DIR/ca.crt)\n"
     "                               --wal-segsize: initdb's WAL segment size (default 16)\n"
     "                               --etcd: N etcd members (default 3, 1..5) first, named in\n"
-    "                               the agents' configurations (automatic failover)\n"
+    "                               the agents' configurations (automatic failover), with\n"
+    "                               the leader key's TTL S (default 3) and the HA loop's\n"
+    "                               interval MS (default 250)\n"
+    "                               --bindir: the PostgreSQL to run (any major 12-18)\n"
     "       pghactl local start DIR NAME\n"
     "                               start again the agent (pg-node01, ...) or etcd member\n"
     "                               (etcd1, ...) NAME of DIR that is not running\n"
@@ -75,7 +79,7 @@ int Local(const std::vector<std::string>& args) {
   pgha::cli::LocalUpOptions o;
   o.dir = args[1];
   bool etcd = false;
-  std::optional<int> etcd_members;
+  std::optional<int> etcd_members, ha_ttl, ha_loop_ms;
   for (std::size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--tls") {
       o.tls = true;
@@ -101,11 +105,27 @@ int Local(const std::vector<std::string>& args) {
       o.wal_segment_size_mb = static_cast<std::uint32_t>(std::stoul(args[++i]));
     else if (args[i] == "--etcd-members")
       etcd_members = std::stoi(args[++i]);
+    else if (args[i] == "--ha-ttl")
+      ha_ttl = std::stoi(args[++i]);
+    else if (args[i] == "--ha-loop-ms")
+      ha_loop_ms = std::stoi(args[++i]);
     else
       throw pgha::Error(pgha::ErrorCode::kBadInput, "unknown option " + args[i]);
   }
-  if (etcd_members && !etcd)
-    throw pgha::Error(pgha::ErrorCode::kBadInput, "--etcd-members goes with --etcd");
+  if ((etcd_members || ha_ttl || ha_loop_ms) && !etcd)
+    throw pgha::Error(pgha::ErrorCode::kBadInput,
+                      "--etcd-members, --ha-ttl and --ha-loop-ms go with --etcd");
+  o.ha_ttl_s = ha_ttl.value_or(o.ha_ttl_s);
+  o.ha_loop_ms = ha_loop_ms.value_or(o.ha_loop_ms);
+  // The agents' own bounds (AgentConfig::Validate), said before anything starts.
+  if (o.ha_ttl_s < 2 || o.ha_ttl_s > 3600)
+    throw pgha::Error(pgha::ErrorCode::kBadInput,
+                      "--ha-ttl " + std::to_string(o.ha_ttl_s) + " is not from 2 to 3600");
+  if (o.ha_loop_ms < 50 || o.ha_loop_ms > 60000 ||
+      static_cast<long long>(o.ha_loop_ms) * 3 > o.ha_ttl_s * 1000LL)
+    throw pgha::Error(pgha::ErrorCode::kBadInput,
+                      "--ha-loop-ms " + std::to_string(o.ha_loop_ms) +
+                          " is not from 50 to 60000 and under a third of --ha-ttl");
   if (etcd) {
     o.etcd_members = etcd_members.value_or(3);
     if (o.etcd_members < 1 || o.etcd_members > 5)

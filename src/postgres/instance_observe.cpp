@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <limits>
 #include <string_view>
+#include <thread>
 
 #include "fs.hpp"
 #include "instance_internal.hpp"
@@ -316,6 +317,24 @@ TimelineHistory Instance::History() const {
 
 Lsn Instance::EndOfWal() const {
   return ReadLsnFacts().last_lsn;
+}
+
+bool Instance::WaitForWalFlush(std::chrono::milliseconds timeout) const try {
+  if (!inst::LivePostmaster(*this)) return false;
+  const auto deadline = inst::Clock::now() + timeout;
+  auto s = inst::Connect(*this);
+  auto rows = s.Query("SELECT pg_is_in_recovery(), pg_current_wal_insert_lsn()");
+  if (rows.at(0).at(0) != std::optional<std::string>("f")) return false;
+  const Lsn target = LsnOf(rows[0][1]);
+  for (;;) {
+    if (LsnOf(s.QueryValue("SELECT pg_current_wal_flush_lsn()")) >= target) return true;
+    if (inst::Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the WAL writer's pace
+  }
+} catch (const pg::PostgresError& e) {
+  if (e.sqlstate() == "57P03" || e.sqlstate() == "25006") return false;  // stopping, promoted
+  inst::ThrowIfInTransition(*this, e);
+  throw;
 }
 
 }  // namespace pgha

@@ -24,7 +24,8 @@ MEMBERS = 3
 
 @pytest.fixture(scope="module")
 def etcd_cluster(request):
-    yield from local_cluster(request, "--etcd", "--etcd-members", str(MEMBERS))
+    yield from local_cluster(request, "--etcd", "--etcd-members", str(MEMBERS),
+                             "--ha-ttl", "4", "--ha-loop-ms", "300")
 
 
 def wait_for(condition, timeout, what):
@@ -105,7 +106,7 @@ def test_members_are_up_with_one_leader_and_named_in_every_agent_configuration(e
         assert config["etcd_endpoints"] == etcd["endpoints"]
         assert config["cluster_name"] == etcd["cluster_name"]
         assert config["etcd_prefix"] == etcd["prefix"]
-        assert (config["ha_ttl_s"], config["ha_loop_ms"]) == (3, 250)
+        assert (config["ha_ttl_s"], config["ha_loop_ms"]) == (4, 300)  # --ha-ttl, --ha-loop-ms
 
 
 def test_a_killed_leader_member_comes_back_and_rejoins(etcd_cluster):

@@ -21,6 +21,13 @@ import time
 from typing import Callable, Iterator, List, Optional, Sequence
 
 PG_BINDIR = pathlib.Path(os.environ.get("PGHA_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+
+
+def server_major(bindir: pathlib.Path = PG_BINDIR) -> int:
+    """The major of bindir's postgres ("postgres (PostgreSQL) 17.10" -> 17)."""
+    out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    return int(out.split(") ", 1)[1].split(".")[0])
 PG_USER = "postgres"
 
 

@@ -215,7 +215,11 @@ def test_list_names_every_agent_when_none_answers(tmp_path):
 @pytest.mark.parametrize("options, message", [
     (["--etcd", "--etcd-members", "6"], "--etcd-members 6 is not from 1 to 5"),
     (["--etcd", "--etcd-members", "0"], "--etcd-members 0 is not from 1 to 5"),
-    (["--etcd-members", "3"], "--etcd-members goes with --etcd"),
+    (["--etcd-members", "3"], "--etcd-members, --ha-ttl and --ha-loop-ms go with --etcd"),
+    (["--ha-ttl", "5"], "go with --etcd"),
+    (["--etcd", "--ha-ttl", "1"], "--ha-ttl 1 is not from 2 to 3600"),
+    (["--etcd", "--ha-ttl", "3", "--ha-loop-ms", "1500"], "under a third of --ha-ttl"),
+    (["--etcd", "--ha-loop-ms", "20"], "--ha-loop-ms 20 is not from 50 to 60000"),
 ])
 def test_local_up_refuses_bad_etcd_options_before_starting_anything(tmp_path, options, message):
     res = pghactl("local", "up", str(tmp_path / "c"), *options)
