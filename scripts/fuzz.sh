@@ -21,7 +21,7 @@ out=$PWD/$build/fuzz-out
 bin=$PWD/$build/bin
 crashes=$PWD/$build/fuzz-crashes
 targets=(fuzz_slot_state fuzz_timeline_history fuzz_control_data fuzz_control_file fuzz_lsn_wal_name
-         fuzz_wal_scan fuzz_http)
+         fuzz_wal_scan fuzz_http fuzz_tar_extract)
 [ -d "$fixtures/pg15" ] || { echo "fuzz.sh: no fixtures in $fixtures (set PGHA_FIXTURES_DIR)" >&2; exit 2; }
 
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
@@ -70,6 +70,16 @@ make_corpora() {
     seed fuzz_http "route-fixture-$i" "RG/api/pg/v1/walFile/$name"
   done
   "$bin/pgha_fuzz_wal_seeds" "$out/fuzz_wal_scan/corpus"
+  # ustar archives like a BASE_BACKUP's: a directory, files, one with a "./" name.
+  local src
+  src=$(mktemp -d "$PGHA_FUZZ_TMPDIR/tar-seed.XXXXXX")
+  mkdir -p "$src/global" "$src/pg_wal/archive_status"
+  printf '17\n' > "$src/PG_VERSION"
+  head -c 3000 /dev/zero | tr '\0' 'x' > "$src/global/pg_control"
+  (cd "$src" && tar --format=ustar -cf "$out/fuzz_tar_extract/corpus/base.tar" PG_VERSION global pg_wal &&
+     tar --format=ustar -cf "$out/fuzz_tar_extract/corpus/dot.tar" ./PG_VERSION &&
+     head -c 1024 "$out/fuzz_tar_extract/corpus/dot.tar" > "$out/fuzz_tar_extract/corpus/cut.tar")
+  rm -rf "$src"
 }
 
 # run <target>: fuzzes for $seconds and writes "<target> <executions> <status> <detail>" to
