@@ -47,7 +47,9 @@ done
 [ ${#majors[@]} -gt 0 ] || majors=(12 13 14 15 16 17 18)
 build=$(cd "$build" && pwd)
 [ -x "$build/bin/pghactl" ] || { echo "test-matrix: no $build/bin/pghactl (scripts/build.sh first)" >&2; exit 2; }
-python=${PGHA_PYTHON:-/usr/bin/python3}
+# The interpreter the build's Python module is for (cmake/PghaPython.cmake chose it).
+python=${PGHA_PYTHON:-$(sed -n 's/^PGHA_PYTHON_EXECUTABLE:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null)}
+python=${python:-/usr/bin/python3}
 
 if [ $short = 1 ]; then
   suites=("integration/test_base_backup_pg.py -k under_writes"
@@ -127,5 +129,7 @@ EOF
 done
 cat "$table"
 echo
-"$python" scripts/sql-trace-summary.py "$out"/*/sql.trace | tee "$out/sql.md"
+traces=()
+for major in "${majors[@]}"; do traces+=("$out/$major/sql.trace"); done
+"$python" scripts/sql-trace-summary.py "${traces[@]}" | tee "$out/sql.md"
 exit $failed_any
