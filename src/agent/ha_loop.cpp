@@ -1,6 +1,7 @@
 #include "ha_loop.hpp"
 
 #include <iostream>
+#include <utility>
 
 #include "agent_impl.hpp"
 #include "op_deadline.hpp"
@@ -409,6 +410,8 @@ void HaLoop::Round() {
   std::optional<StoreKeyValue> leader = cluster_.Leader();
   std::vector<MemberStatus> members = cluster_.Members();
   std::optional<SyncRecord> sync = synchronous_ ? cluster_.Sync() : std::nullopt;
+  round_sync_.reset();
+  if (synchronous_) round_sync_ = sync;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const MemberStatus& m : members) {
@@ -472,7 +475,10 @@ void HaLoop::ApplySynchronous(const std::vector<std::string>& names) {
 }
 
 void HaLoop::KeepSynchronous() {
-  std::optional<SyncRecord> record = cluster_.Sync();
+  // The round's read when it made one (a write below is a compare-and-swap on its revision:
+  // a record changed since fails it, and the next round reads again).
+  std::optional<SyncRecord> record =
+      round_sync_ ? *std::exchange(round_sync_, std::nullopt) : cluster_.Sync();
   if (!synchronous_) {
     // Off: no standby is promised anything; a record left naming one would be believed,
     // wrongly, if synchronous mode came back on.

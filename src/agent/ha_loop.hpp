@@ -153,6 +153,9 @@ class HaLoop {
   ClusterSettings settings_;  ///< as the last round read them (loop thread only)
   bool synchronous_ = false;  ///< synchronous mode in effect (loop thread only)
   std::optional<std::vector<std::string>> named_;  ///< last names applied (loop thread only)
+  /// The `sync` record as this round read it (synchronous mode), for the round's
+  /// KeepSynchronous to take instead of reading it again; consumed there (loop thread only).
+  std::optional<std::optional<SyncRecord>> round_sync_;
   std::optional<Lsn> catchup_from_;                ///< PlanSynchronous's (loop thread only)
 
   std::timed_mutex round_mutex_;                 ///< held by the loop thread during a round
