@@ -156,7 +156,7 @@ class HaLoop {
   /// The `sync` record as this round read it (synchronous mode), for the round's
   /// KeepSynchronous to take instead of reading it again; consumed there (loop thread only).
   std::optional<std::optional<SyncRecord>> round_sync_;
-  std::optional<Lsn> catchup_from_;                ///< PlanSynchronous's (loop thread only)
+  std::optional<Lsn> catchup_from_;  ///< PlanSynchronous's (loop thread only)
 
   std::timed_mutex round_mutex_;                 ///< held by the loop thread during a round
   std::optional<Clock::time_point> hold_until_;  ///< guarded by mutex_
