@@ -16,7 +16,7 @@
 #   full:  also the whole base backup module, a logical slot carried across switchover and
 #          failovers, failover on a standby that followed a promoted master, synchronous
 #          replication, the operations suite, server parameters, /metrics, the logical slot
-#          keeper's SQL, the seed cases three times each, and automatic failover on etcd
+#          keeper's SQL, passwords without trust (the rewind role, or a fresh copy), the seed cases three times each, and automatic failover on etcd
 #          (every loss of tests/ha/test_auto_failover.py).
 # The majors without a pg_rewind of their own (the npm builds ship none) rejoin by a fresh
 # copy: the seed cases and the failover suites go through it there.
@@ -68,6 +68,7 @@ else
           "e2e/test_metrics.py"
           "integration/test_logical_slots_pg.py"
           "integration/test_parameters_pg.py"
+          "integration/test_passwords_pg.py"
           "ha/test_auto_failover.py")
   seed_rounds=3
 fi
