@@ -294,14 +294,14 @@ SyncReport Instance::Sync(const SyncOptions& o) {
                         : BaseBackupMethod::kReplicationProtocol;
   }
   const std::string from = o.source_host + ":" + std::to_string(o.source_port);
+  const std::string tmp = Sibling(data, "sync");
   std::optional<process::Command> cmd;
   if (report.method == BaseBackupMethod::kPgBasebackup) {
-    cmd = BaseBackupCommand(*this, o, Sibling(data, "sync"));  // checks the program is there
+    cmd = BaseBackupCommand(*this, o, tmp);  // checks the program is there
   } else {
     pg::CheckMaxRate(o.max_rate_kb);
   }
   RemoveStaleSiblings(data);
-  std::string tmp = Sibling(data, "sync");
   MakeBackupDirectory(*this, tmp);
   try {
     if (cmd) {

@@ -10,10 +10,7 @@ it holds the WAL from then on; the segments the backup sends are held by the bac
 temporary slot too, which goes with its session.
 """
 
-import os
 import pathlib
-import shutil
-import tempfile
 import threading
 import time
 
@@ -21,27 +18,12 @@ import pytest
 
 import pg_harness
 import pgha
-from test_instance_pg import Nodes, caught_up, lsn_int
+from test_instance_pg import caught_up, lsn_int, nodes  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
 REPL_PASSWORD = "rep 'pw\\"
 SETTINGS = {"fsync": "off", "max_wal_size": "32MB", "min_wal_size": "32MB"}
-
-
-@pytest.fixture
-def nodes():
-    base = pathlib.Path(tempfile.mkdtemp(prefix="pgha-bb-"))
-    os.chmod(base, 0o755)
-    pg_harness.give_to_pg_user(base)
-    made = Nodes(base)
-    try:
-        yield made
-    finally:
-        made.stop_all()
-        leftovers = [i.data_dir for i in made.made if i.is_running()]
-        shutil.rmtree(base, ignore_errors=True)
-        assert not leftovers, f"servers still running: {leftovers}"
 
 
 def primary(nodes):
